@@ -1,0 +1,144 @@
+"""Typed filters for :meth:`AsyncRepository.list <fastapi_chassis.db.AsyncRepository.list>`.
+
+A filter is a keyword argument: the column name, optionally followed by ``__``
+and an operator. Values are validated (and, where unambiguous, converted: query
+strings arrive as text) against the column's Python type, and always reach the
+database as bound parameters.
+
+========== ===================================== ===========================
+Operator   Meaning                               Example
+========== ===================================== ===========================
+(none)     equal                                 ``status="paid"``
+``ne``     not equal                             ``status__ne="cancelled"``
+``lt``     less than (``le``, ``gt``, ``ge``)    ``price__ge=1000``
+``in``     one of a list                         ``status__in=["paid"]``
+``not_in`` none of a list                        ``status__not_in=["paid"]``
+``isnull`` is (``True``) or is not NULL          ``shipped_at__isnull=True``
+``contains`` case-insensitive substring (text)   ``name__contains="mug"``
+``startswith`` case-insensitive prefix (text)    ``sku__startswith="MUG-"``
+========== ===================================== ===========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute, Mapper
+
+from fastapi_chassis.db.errors import InvalidQuery
+
+__all__ = ["OPERATORS", "build_filters", "column_attribute", "validate_value"]
+
+_Comparison = Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+OPERATORS: dict[str, _Comparison] = {
+    "eq": lambda column, value: column == value,
+    "ne": lambda column, value: column != value,
+    "lt": lambda column, value: column < value,
+    "le": lambda column, value: column <= value,
+    "gt": lambda column, value: column > value,
+    "ge": lambda column, value: column >= value,
+    "in": lambda column, value: column.in_(value),
+    "not_in": lambda column, value: column.not_in(value),
+    "isnull": lambda column, value: column.is_(None) if value else column.is_not(None),
+    "contains": lambda column, value: column.ilike(f"%{_escape_like(value)}%", escape="\\"),
+    "startswith": lambda column, value: column.ilike(f"{_escape_like(value)}%", escape="\\"),
+}
+"""Every filter operator, by name."""
+
+_TEXT_OPERATORS = frozenset({"contains", "startswith"})
+_LIST_OPERATORS = frozenset({"in", "not_in"})
+
+
+def column_attribute(mapper: Mapper[Any], name: str) -> InstrumentedAttribute[Any]:
+    """Return the mapped column attribute ``name`` of ``mapper``'s class.
+
+    Raises:
+        InvalidQuery: If the model has no such column.
+    """
+    if name not in mapper.column_attrs:
+        known = ", ".join(sorted(mapper.column_attrs.keys()))
+        raise InvalidQuery(f"{mapper.class_.__name__} has no field {name!r} (fields: {known})")
+    attribute: InstrumentedAttribute[Any] = getattr(mapper.class_, name)
+    return attribute
+
+
+@cache
+def _adapter(python_type: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(python_type)
+
+
+def _python_type(attribute: InstrumentedAttribute[Any]) -> type[Any] | None:
+    try:
+        python_type: type[Any] = attribute.type.python_type
+    except NotImplementedError:
+        return None
+    return python_type
+
+
+def validate_value(attribute: InstrumentedAttribute[Any], value: object, *, label: str) -> Any:
+    """Check ``value`` against the column's Python type and return it converted.
+
+    ``None`` passes for nullable columns. Types SQLAlchemy cannot name a Python
+    type for are passed through for the database to judge.
+
+    Raises:
+        InvalidQuery: If the value does not fit the column.
+    """
+    if value is None:
+        if attribute.nullable:  # type: ignore[attr-defined]
+            return None
+        raise InvalidQuery(f"{label}: the field is not nullable")
+    python_type = _python_type(attribute)
+    if python_type is None:
+        return value
+    try:
+        return _adapter(python_type).validate_python(value)
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"]
+        raise InvalidQuery(f"{label}: {reason} (got {value!r})") from None
+
+
+def build_filters(mapper: Mapper[Any], filters: Mapping[str, object]) -> list[ColumnElement[bool]]:
+    """Turn ``field__operator=value`` keywords into SQL criteria.
+
+    Raises:
+        InvalidQuery: For an unknown field or operator, or a value of the wrong type.
+    """
+    return [_criterion(mapper, key, value) for key, value in filters.items()]
+
+
+def _criterion(mapper: Mapper[Any], key: str, value: object) -> ColumnElement[bool]:
+    name, _, operator = key.partition("__")
+    operator = operator or "eq"
+    comparison = OPERATORS.get(operator)
+    if comparison is None:
+        raise InvalidQuery(
+            f"filter {key!r}: unknown operator {operator!r} (operators: {', '.join(OPERATORS)})"
+        )
+    attribute = column_attribute(mapper, name)
+    if operator == "isnull":
+        if not isinstance(value, bool):
+            raise InvalidQuery(f"filter {key!r}: expects True or False, got {value!r}")
+        return comparison(attribute, value)
+    if operator in _TEXT_OPERATORS:
+        if not isinstance(value, str):
+            raise InvalidQuery(f"filter {key!r}: expects text, got {value!r}")
+        return comparison(attribute, value)
+    if operator in _LIST_OPERATORS:
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise InvalidQuery(f"filter {key!r}: expects a list of values, got {value!r}")
+        items = [validate_value(attribute, item, label=f"filter {key!r}") for item in value]
+        return comparison(attribute, items)
+    if value is None and operator in {"eq", "ne"}:
+        return OPERATORS["isnull"](attribute, operator == "eq")
+    return comparison(attribute, validate_value(attribute, value, label=f"filter {key!r}"))

@@ -1,0 +1,4 @@
+CREATE TRIGGER chassis_touch
+BEFORE UPDATE ON {table}
+FOR EACH ROW
+EXECUTE FUNCTION {function}();
