@@ -10,13 +10,15 @@ from fastapi_chassis.db.errors import (
     RestoreConflict,
 )
 from fastapi_chassis.db.primary_key import UUIDv7PrimaryKeyMixin
-from fastapi_chassis.db.repository import AsyncRepository, Page
+from fastapi_chassis.db.repository import MAX_PAGE_SIZE, AsyncRepository, Page
+from fastapi_chassis.db.schema_checks import assert_foreign_keys_indexed, unindexed_foreign_keys
 from fastapi_chassis.db.soft_delete import SoftDeleteMixin, soft_unique_index
 from fastapi_chassis.db.timestamps import TimestampMixin
 from fastapi_chassis.db.uuid7 import uuid7
 from fastapi_chassis.db.versioning import VersionMixin
 
 __all__ = [
+    "MAX_PAGE_SIZE",
     "NAMING_CONVENTION",
     "AsyncRepository",
     "Base",
@@ -30,8 +32,10 @@ __all__ = [
     "TimestampMixin",
     "UUIDv7PrimaryKeyMixin",
     "VersionMixin",
+    "assert_foreign_keys_indexed",
     "create_engine",
     "create_sessionmaker",
     "soft_unique_index",
+    "unindexed_foreign_keys",
     "uuid7",
 ]

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, MetaData, Table, Uuid, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, declared_attr
+from typing_extensions import override
 
 from fastapi_chassis.db.server_objects import install_on_create
 
@@ -65,8 +66,9 @@ class Base(DeclarativeBase):
 
     # Server-set columns (timestamps, versions, defaults) are fetched with
     # RETURNING on flush, so async code never needs a lazy load to read them.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
+    __mapper_args__: Any = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's own typing
 
+    @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         for name in _MERGED:
             contributions = list(_contributions(cls, name))
@@ -81,13 +83,16 @@ class Base(DeclarativeBase):
 def _contributions(cls: type, name: str) -> Iterator[object]:
     """Yield every definition of ``name`` that applies to ``cls``, base-most first.
 
-    Mapped superclasses are skipped: SQLAlchemy's inheritance already carries their
-    mapper and table arguments, and re-evaluating them for a subclass would be wrong.
+    Classes that a mapped superclass already has in its MRO are skipped: their
+    arguments were applied to that superclass, and SQLAlchemy's inheritance carries
+    them on (re-evaluating them against a subclass's own table would be wrong).
     """
+    inherited: set[type] = set()
+    for klass in cls.__mro__[1:]:
+        if inspect(klass, raiseerr=False) is not None:
+            inherited.update(klass.__mro__)
     for klass in reversed(cls.__mro__):
-        if name not in klass.__dict__ or klass is DeclarativeBase:
-            continue
-        if klass is not cls and inspect(klass, raiseerr=False) is not None:
+        if klass in inherited or klass is DeclarativeBase or name not in klass.__dict__:
             continue
         yield klass.__dict__[name]
 
@@ -102,7 +107,7 @@ def _evaluate(contribution: object, cls: type) -> object:
     return contribution
 
 
-def _merged_attribute(name: str, contributions: list[object]) -> declared_attr[Any]:
+def _merged_attribute(name: str, contributions: list[object]) -> object:
     merge = _merge_mapper_args if name == "__mapper_args__" else _merge_table_args
 
     def evaluate(cls: type) -> object:
@@ -138,9 +143,7 @@ def _merge_table_args(values: list[object]) -> tuple[Any, ...] | None:
             else:
                 positional.extend(value)
         else:
-            raise TypeError(
-                f"__table_args__ must be a tuple or a dict, not {type(value).__name__}"
-            )
+            raise TypeError(f"__table_args__ must be a tuple or a dict, not {type(value).__name__}")
     if not positional and not keywords:
         return None
     return (*positional, keywords)

@@ -22,7 +22,6 @@ Operator   Meaning                               Example
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -72,9 +71,14 @@ def column_attribute(mapper: Mapper[Any], name: str) -> InstrumentedAttribute[An
     return attribute
 
 
-@cache
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
 def _adapter(python_type: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(python_type)
+    adapter = _ADAPTERS.get(python_type)
+    if adapter is None:
+        adapter = _ADAPTERS[python_type] = TypeAdapter(python_type)
+    return adapter
 
 
 def _python_type(attribute: InstrumentedAttribute[Any]) -> type[Any] | None:
@@ -95,7 +99,7 @@ def validate_value(attribute: InstrumentedAttribute[Any], value: object, *, labe
         InvalidQuery: If the value does not fit the column.
     """
     if value is None:
-        if attribute.nullable:  # type: ignore[attr-defined]
+        if attribute.nullable:
             return None
         raise InvalidQuery(f"{label}: the field is not nullable")
     python_type = _python_type(attribute)

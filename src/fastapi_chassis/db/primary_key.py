@@ -42,7 +42,9 @@ class UUIDv7PrimaryKeyMixin:
 
 
 @event.listens_for(UUIDv7PrimaryKeyMixin, "init", propagate=True)
-def _assign_id(_target: UUIDv7PrimaryKeyMixin, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _assign_id(
+    _target: UUIDv7PrimaryKeyMixin, _args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
     # The constructor applies ``kwargs`` after this event, and attributes cannot be
     # set yet when the mappers are not configured: add the id as an argument.
     if kwargs.get("id") is None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 
 from fastapi_chassis.db.columns import ColumnRole, column_role, column_with_role
@@ -82,9 +82,9 @@ class AsyncRepository(Generic[ModelT]):
         self.model = model
         self._mapper = mapper
         self._name = model.__name__
-        self._pk: InstrumentedAttribute[Any] = getattr(model, mapper.get_property_by_column(
-            mapper.primary_key[0]
-        ).key)
+        self._pk: InstrumentedAttribute[Any] = getattr(
+            model, mapper.get_property_by_column(mapper.primary_key[0]).key
+        )
         table = mapper.local_table
         self._version = self._attribute_for(ColumnRole.VERSION, table)
         self._deleted_at = self._attribute_for(ColumnRole.DELETED_AT, table)
@@ -140,17 +140,16 @@ class AsyncRepository(Generic[ModelT]):
         ordering = order_by or self._pk.key
         descending = ordering.startswith("-")
         sort_attribute = column_attribute(self._mapper, ordering.removeprefix("-"))
-        if sort_attribute.nullable:  # type: ignore[attr-defined]
+        if sort_attribute.nullable:
             raise InvalidQuery(f"cannot order by {ordering!r}: the field is nullable")
         keys = [sort_attribute] if sort_attribute is self._pk else [sort_attribute, self._pk]
 
-        statement: Select[tuple[ModelT]] = select(self.model).where(
-            *build_filters(self._mapper, filters)
-        )
+        statement = select(self.model).where(*build_filters(self._mapper, filters))
         if after is not None:
             raw = decode_cursor(after, ordering, len(keys))
             values = [
-                validate_value(key, value, label="cursor") for key, value in zip(keys, raw, strict=True)
+                validate_value(key, value, label="cursor")
+                for key, value in zip(keys, raw, strict=True)
             ]
             statement = statement.where(_after(keys, values, descending=descending))
         statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
@@ -168,7 +167,7 @@ class AsyncRepository(Generic[ModelT]):
     async def create(self, instance: ModelT) -> ModelT:
         """Add ``instance`` to the session and flush it, so server-set columns are loaded."""
         self.session.add(instance)
-        await self.session.flush([instance])
+        await self.session.flush()
         return instance
 
     async def update(
@@ -195,9 +194,7 @@ class AsyncRepository(Generic[ModelT]):
             ConcurrencyConflict: If the row's version is not ``expected_version``.
             InvalidQuery: For an unknown or server-maintained field, or a bad value.
         """
-        assignments = {
-            key: self._checked_assignment(key, value) for key, value in values.items()
-        }
+        assignments = {key: self._checked_assignment(key, value) for key, value in values.items()}
         if not assignments:
             instance = await self.get(identity)
             self._check_version(identity, instance, expected_version)
@@ -352,8 +349,7 @@ def _after(
     *,
     descending: bool,
 ) -> ColumnElement[bool]:
-    if len(keys) == 1:
-        return keys[0] < values[0] if descending else keys[0] > values[0]
-    left = tuple_(*keys)
-    right = tuple_(*values)
-    return left < right if descending else left > right
+    left: Any = keys[0] if len(keys) == 1 else tuple_(*keys)
+    right: Any = values[0] if len(keys) == 1 else tuple_(*values)
+    condition: ColumnElement[bool] = left < right if descending else left > right
+    return condition

@@ -31,7 +31,17 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Computed, Engine, FetchedValue, Index, Table, event, func, text
+from sqlalchemy import (
+    ColumnElement,
+    Computed,
+    Engine,
+    FetchedValue,
+    Index,
+    Table,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 from sqlalchemy.sql.elements import conv
 
@@ -79,7 +89,7 @@ class SoftDeleteMixin:
         Deleting a row that is already deleted keeps its original ``deleted_at``.
         """
         if self.deleted_at is None:
-            self.deleted_at = func.now()  # type: ignore[assignment]
+            self.deleted_at = func.now()
 
     def restore(self) -> None:
         """Mark the row live again; the session writes it at the next flush.
@@ -192,9 +202,8 @@ def _report_restore_conflict(context: ExceptionContext) -> None:
     if deleted_at is None:
         return
     missing = object()
-    if not any(
-        params.get(deleted_at.key, missing) is None for params in execution.compiled_parameters
-    ):
+    parameters: list[dict[str, object]] = getattr(execution, "compiled_parameters", [])
+    if not any(params.get(deleted_at.key, missing) is None for params in parameters):
         return
     details = getattr(cause, "__cause__", None)
     raise RestoreConflict(

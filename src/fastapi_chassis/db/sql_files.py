@@ -12,11 +12,11 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
-__all__ = ["load_sql", "quote_identifier", "qualified_name", "render_sql"]
+__all__ = ["load_sql", "qualified_name", "quote_identifier", "render_sql"]
 
-_PREPARER = postgresql.dialect().identifier_preparer
+_PREPARER = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]
 
 
 @cache
