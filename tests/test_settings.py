@@ -74,3 +74,13 @@ def test_api_version_settings_are_checked() -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert ChassisSettings(log_level="debug").log_level == "DEBUG"
+
+
+def test_the_prefixed_variable_wins_over_the_conventional_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://platform@db/platform")
+    monkeypatch.setenv("CHASSIS_DATABASE_URL", "postgresql://chassis@db/chassis")
+    assert ChassisSettings().require_database_url().database == "chassis"
+    # An explicit argument wins over both.
+    assert ChassisSettings(database_url="postgresql://x@y/z").require_database_url().database == "z"

@@ -80,7 +80,7 @@ class ChassisSettings(BaseSettings):
     #: ``postgresql://`` URLs are accepted and switched to asyncpg.
     database_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("database_url", "CHASSIS_DATABASE_URL", "DATABASE_URL"),
+        validation_alias=AliasChoices("CHASSIS_DATABASE_URL", "DATABASE_URL"),
     )
     #: Which deployment this is; some features refuse to run in production.
     environment: Environment = "development"

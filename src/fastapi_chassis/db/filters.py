@@ -5,18 +5,18 @@ and an operator. Values are validated (and, where unambiguous, converted: query
 strings arrive as text) against the column's Python type, and always reach the
 database as bound parameters.
 
-========== ===================================== ===========================
-Operator   Meaning                               Example
-========== ===================================== ===========================
-(none)     equal                                 ``status="paid"``
-``ne``     not equal                             ``status__ne="cancelled"``
-``lt``     less than (``le``, ``gt``, ``ge``)    ``price__ge=1000``
-``in``     one of a list                         ``status__in=["paid"]``
-``not_in`` none of a list                        ``status__not_in=["paid"]``
-``isnull`` is (``True``) or is not NULL          ``shipped_at__isnull=True``
-``contains`` case-insensitive substring (text)   ``name__contains="mug"``
-``startswith`` case-insensitive prefix (text)    ``sku__startswith="MUG-"``
-========== ===================================== ===========================
+| Operator | Meaning | Example |
+| --- | --- | --- |
+| (none) | equal | `status="paid"` |
+| `ne` | not equal | `status__ne="cancelled"` |
+| `lt`, `le`, `gt`, `ge` | less than, at most, greater than, at least | `price__ge=1000` |
+| `in` | one of a list | `status__in=["paid", "shipped"]` |
+| `not_in` | none of a list | `status__not_in=["cancelled"]` |
+| `isnull` | is NULL (`True`) or is not NULL (`False`) | `shipped_at__isnull=True` |
+| `contains` | case-insensitive substring (text columns) | `name__contains="mug"` |
+| `startswith` | case-insensitive prefix (text columns) | `sku__startswith="MUG-"` |
+
+`%` and `_` in `contains` and `startswith` values match literally.
 """
 
 from __future__ import annotations
