@@ -10,17 +10,28 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fastapi_chassis.app import create_app
     from fastapi_chassis.errors import ChassisError, ConfigurationError
+    from fastapi_chassis.plugins.markers import hookimpl
     from fastapi_chassis.settings import ChassisSettings
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ChassisError", "ChassisSettings", "ConfigurationError", "__version__"]
+__all__ = [
+    "ChassisError",
+    "ChassisSettings",
+    "ConfigurationError",
+    "__version__",
+    "create_app",
+    "hookimpl",
+]
 
 _LAZY = {
     "ChassisError": "fastapi_chassis.errors",
     "ChassisSettings": "fastapi_chassis.settings",
     "ConfigurationError": "fastapi_chassis.errors",
+    "create_app": "fastapi_chassis.app",
+    "hookimpl": "fastapi_chassis.plugins.markers",
 }
 
 

@@ -120,6 +120,18 @@ class ChassisSettings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_request_body_bytes: int = Field(default=1_048_576, ge=0)
 
+    #: Hosts the service answers for (``Host`` header); empty accepts any host.
+    #: Entries may start with a wildcard: ``*.example.com``.
+    trusted_hosts: list[str] = Field(default_factory=list)
+
+    #: Entry-point plugins allowed to load (by entry-point name); unset loads all
+    #: installed ones, an empty list loads none.
+    plugins_allowlist: list[str] | None = None
+    #: Built-in or installed plugins not to load, by name (``chassis.metrics``).
+    disabled_plugins: list[str] = Field(default_factory=list)
+    #: Log every plugin hook call, with its duration (DEBUG level).
+    plugins_trace: bool = False
+
     #: Emit logs as JSON lines (otherwise a readable console format).
     log_json: bool = True
     #: The lowest level logged.

@@ -1,0 +1,177 @@
+"""Exceptions to problem responses: one mapping for handlers and middleware.
+
+| Exception | Status | Problem type |
+| --- | --- | --- |
+| `NotFound` | 404 | `not-found` |
+| `ConcurrencyConflict` | 409, or 412 when the request sent `If-Match` | `concurrency-conflict` |
+| `RestoreConflict`, other `ConflictError` | 409 | `conflict` |
+| unique, foreign-key or exclusion violation | 409, naming the constraint | `constraint-violation` |
+| check violation | 422, naming the constraint | `constraint-violation` |
+| `InvalidQuery` | 400 | `invalid-query` |
+| `PreconditionFailed` | 412 | `precondition-failed` |
+| `PreconditionRequired` | 428 | `precondition-required` |
+| request validation | 422, with `errors` | `validation-error` |
+| `HTTPException` | its status | `about:blank` |
+| anything else | 500, with no detail | `internal-error` |
+
+A 500 never carries the exception's text, a stack trace or SQL: the client gets
+the correlation id, and the log line written for the request has the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from fastapi_chassis.api.etag import PreconditionFailed, PreconditionRequired
+from fastapi_chassis.api.problems import Problem, problem_response
+from fastapi_chassis.db.errors import ConcurrencyConflict, ConflictError, InvalidQuery, NotFound
+from fastapi_chassis.plugins.markers import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["ErrorsPlugin", "install_exception_handlers", "problem_for"]
+
+_UNIQUE = "23505"
+_FOREIGN_KEY = "23503"
+_EXCLUSION = "23P01"
+_CHECK = "23514"
+
+
+# Exceptions whose message is written for the client, with their status and type.
+_SIMPLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotFound, 404, "not-found"),
+    (InvalidQuery, 400, "invalid-query"),
+    (PreconditionFailed, 412, "precondition-failed"),
+    (PreconditionRequired, 428, "precondition-required"),
+)
+
+
+def problem_for(
+    error: BaseException, *, conditional: bool = False, instance: str | None = None
+) -> Problem:
+    """Return the problem that answers ``error``.
+
+    Args:
+        error: The exception to answer.
+        conditional: Whether the request carried ``If-Match`` (a version conflict
+            then means the precondition failed: 412).
+        instance: The request path, for the problem's ``instance`` member.
+    """
+    for kind, status, slug in _SIMPLE:
+        if isinstance(error, kind):
+            return Problem(status, kind=slug, detail=str(error), instance=instance)
+    if isinstance(error, ConcurrencyConflict):
+        return Problem(
+            412 if conditional else 409,
+            kind="concurrency-conflict",
+            title="The resource changed since it was read",
+            detail="re-read the resource and apply the change to its current version",
+            instance=instance,
+            extensions={"current_version": error.actual_version},
+        )
+    if isinstance(error, ConflictError):
+        return Problem(409, kind="conflict", detail=str(error), instance=instance)
+    if isinstance(error, IntegrityError):
+        return _constraint_problem(error, instance)
+    if isinstance(error, RequestValidationError):
+        return Problem(
+            422,
+            kind="validation-error",
+            title="The request is not valid",
+            instance=instance,
+            extensions={"errors": _plain_errors(error)},
+        )
+    if isinstance(error, HTTPException):
+        detail = error.detail if isinstance(error.detail, str) else None
+        return Problem(error.status_code, detail=detail, instance=instance)
+    return Problem(500, kind="internal-error", instance=instance)
+
+
+def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
+    cause = error.orig.__cause__
+    state = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    constraint = getattr(cause, "constraint_name", None)
+    extensions = {"constraint": constraint} if constraint else {}
+    if state in {_UNIQUE, _FOREIGN_KEY, _EXCLUSION}:
+        detail = {
+            _UNIQUE: "a row with the same unique key exists",
+            _FOREIGN_KEY: "the change refers to, or is referred to by, another row",
+            _EXCLUSION: "the change conflicts with an existing row",
+        }[state]
+        return Problem(
+            409,
+            kind="constraint-violation",
+            detail=detail,
+            instance=instance,
+            extensions=extensions,
+        )
+    if state == _CHECK:
+        return Problem(
+            422,
+            kind="constraint-violation",
+            detail="the values break a rule of the data model",
+            instance=instance,
+            extensions=extensions,
+        )
+    return Problem(500, kind="internal-error", instance=instance)
+
+
+def _plain_errors(error: RequestValidationError) -> list[dict[str, object]]:
+    # Pydantic's error dicts may hold the input and exception objects; keep what
+    # a client can use, as JSON-safe values.
+    return [
+        {"loc": list(item.get("loc", ())), "msg": item.get("msg"), "type": item.get("type")}
+        for item in error.errors()
+    ]
+
+
+async def _handle(request: Request, error: Exception) -> Response:
+    problem = problem_for(
+        error, conditional="if-match" in request.headers, instance=request.url.path
+    )
+    headers: Mapping[str, str] | None = getattr(error, "headers", None)
+    return problem_response(problem, headers=headers)
+
+
+_HANDLED: tuple[type[Exception], ...] = (
+    NotFound,
+    ConflictError,
+    InvalidQuery,
+    PreconditionFailed,
+    PreconditionRequired,
+    IntegrityError,
+    RequestValidationError,
+    HTTPException,
+    Exception,
+)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Make ``app`` answer every error with a problem document.
+
+    The handler for ``Exception`` renders the 500 that Starlette's error middleware
+    sends before it re-raises; the outermost chassis layer then logs the error once
+    and stops it there (see :mod:`fastapi_chassis.api.lifecycle`).
+    """
+    for kind in _HANDLED:
+        app.add_exception_handler(kind, _handle)
+
+
+class ErrorsPlugin:
+    """Built-in plugin ``chassis.errors``: problem+json for every error."""
+
+    name = "chassis.errors"
+
+    @hookimpl
+    def chassis_configure_app(self, app: FastAPI) -> None:
+        """Install the exception handlers."""
+        install_exception_handlers(app)

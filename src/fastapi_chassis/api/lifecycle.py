@@ -1,0 +1,82 @@
+"""The outermost layer of a chassis application: request facts, last-resort errors, hooks.
+
+Starlette's ``ServerErrorMiddleware`` sends a 500 for an unhandled exception and
+then re-raises it, so the server logs it a second time (uvicorn prints the whole
+traceback). This layer sits outside it: it owns the request's
+:class:`~fastapi_chassis.api.facts.RequestFacts`, stops the re-raised exception
+(after recording it in the facts, where logging and the
+``chassis_request_finished`` hook find it), renders a problem response itself if
+nothing was sent yet, and calls the ``chassis_request_finished`` implementations
+once the response is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from fastapi_chassis.api.correlation import CORRELATION_HEADER
+from fastapi_chassis.api.facts import RequestFacts, begin_request, end_request
+from fastapi_chassis.api.problems import Problem, send_problem
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["RequestFinished", "RequestLifecycleMiddleware"]
+
+logger = logging.getLogger("fastapi_chassis.requests")
+
+RequestFinished = Callable[[RequestFacts], None]
+"""A callback that receives the facts of every finished request."""
+
+
+class RequestLifecycleMiddleware:
+    """Own the request facts, stop escaped exceptions, and report finished requests.
+
+    Args:
+        app: The ASGI application to wrap (the rest of the stack).
+        on_finished: Called with the facts of every finished request, in order;
+            an exception in one is logged and does not affect the others.
+    """
+
+    def __init__(self, app: ASGIApp, *, on_finished: Sequence[RequestFinished] = ()) -> None:
+        self.app = app
+        self.on_finished = tuple(on_finished)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        facts, token = begin_request(scope)
+
+        async def send_observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                facts.status = message["status"]
+                facts.response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        except Exception as error:  # noqa: BLE001 - the last line of defence, by design
+            facts.exception = error
+            if not facts.response_started:
+                await self._answer(facts, send_observed)
+        finally:
+            if token is not None:
+                end_request(scope, facts, token)
+            else:
+                facts.finish(scope)
+            for callback in self.on_finished:
+                try:
+                    callback(facts)
+                except Exception:
+                    logger.exception("a request_finished callback failed")
+
+    @staticmethod
+    async def _answer(facts: RequestFacts, send: Send) -> None:
+        headers = {CORRELATION_HEADER: facts.correlation_id} if facts.correlation_id else None
+        problem = Problem(500, kind="internal-error", instance=facts.path)
+        problem.extensions["correlation_id"] = facts.correlation_id
+        await send_problem(send, problem, headers=headers)

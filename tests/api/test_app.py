@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+from uuid import UUID
+
+import pytest
+import pytest_asyncio
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_chassis import ChassisSettings, hookimpl
+from fastapi_chassis.api import SessionDep, get_session
+from fastapi_chassis.db import AsyncRepository, create_engine
+from tests.api.conftest import AppFactory, running
+from tests.db.models import Product
+
+
+class ShopPlugin:
+    name = "test.shop"
+
+    def __init__(self) -> None:
+        self.router = APIRouter()
+        router = self.router
+
+        @router.post("/products/{sku}")
+        async def create(sku: str, session: SessionDep) -> dict[str, str]:
+            product = await AsyncRepository(session, Product).create(Product(sku=sku, name=sku))
+            return {"id": str(product.id)}
+
+        @router.post("/late/{sku}")
+        async def create_request_scoped(
+            sku: str, session: Annotated[AsyncSession, Depends(get_session)]
+        ) -> dict[str, str]:
+            session.add(Product(sku=sku, name=sku))
+            return {"status": "accepted"}
+
+        @router.get("/products/{product_id}")
+        async def read(product_id: UUID, session: SessionDep) -> dict[str, str]:
+            return {"name": (await AsyncRepository(session, Product).get(product_id)).name}
+
+        @router.post("/explode")
+        async def explode(session: SessionDep) -> None:
+            session.add(Product(sku="never", name="never"))
+            raise RuntimeError("boom: SELECT secret FROM passwords")
+
+    @hookimpl
+    def chassis_routers(self, version: str) -> list[APIRouter]:
+        return [self.router] if version == "1" else []
+
+
+async def _skus(chassis_database_url: str) -> list[str]:
+    engine = create_engine(ChassisSettings(database_url=chassis_database_url))
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT sku FROM t_products WHERE sku LIKE 'app-%'")
+            )
+            return sorted(row.sku for row in rows)
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def cleanup(chassis_database_url: str) -> AsyncIterator[None]:
+    yield
+    engine = create_engine(ChassisSettings(database_url=chassis_database_url))
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM t_products WHERE sku LIKE 'app-%'"))
+    await engine.dispose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("cleanup")
+@pytest.mark.parametrize("prefix", ["/products", "/late"])
+async def test_a_conflict_found_at_commit_is_a_409_never_a_200(
+    make_app: AppFactory, chassis_database_url: str, prefix: str
+) -> None:
+    async with running(make_app([ShopPlugin()])) as client:
+        first = await client.post(f"{prefix}/app-dup")
+        second = await client.post(f"{prefix}/app-dup")
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert second.headers["content-type"] == "application/problem+json"
+    problem = second.json()
+    assert problem["constraint"] == "uq_t_products_sku_live"
+    assert problem["correlation_id"] == second.headers["x-correlation-id"]
+    assert await _skus(chassis_database_url) == ["app-dup"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("cleanup")
+async def test_an_unhandled_error_is_a_clean_500_logged_once(
+    make_app: AppFactory, chassis_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(make_app([ShopPlugin()])) as client:
+        response = await client.post("/explode", headers={"X-Correlation-ID": "req-42"})
+    assert response.status_code == 500
+    assert response.headers["x-correlation-id"] == "req-42"
+    problem = response.json()
+    assert problem["correlation_id"] == "req-42"
+    assert "boom" not in response.text
+    assert "SELECT" not in response.text
+    assert await _skus(chassis_database_url) == []
+
+
+@pytest.mark.asyncio
+async def test_not_found_is_a_404_problem(make_app: AppFactory) -> None:
+    async with running(make_app([ShopPlugin()])) as client:
+        response = await client.get("/products/01890a5d-ac96-774b-bcce-b302099a8057")
+        unknown_route = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/not-found")
+    assert unknown_route.status_code == 404
+    assert unknown_route.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.asyncio
+async def test_the_lifespan_leaves_no_connection_behind(
+    make_app: AppFactory, chassis_database_url: str
+) -> None:
+    app = make_app([ShopPlugin()], service_name="leak-check")
+    async with running(app) as client:
+        await client.get("/products/01890a5d-ac96-774b-bcce-b302099a8057")
+        assert app.state.chassis.engine is not None
+    assert app.state.chassis.engine is None
+    engine = create_engine(ChassisSettings(database_url=chassis_database_url))
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'leak-check'")
+            )
+    finally:
+        await engine.dispose()
+    assert count == 0
