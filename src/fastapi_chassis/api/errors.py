@@ -91,13 +91,15 @@ def problem_for(
             extensions={"errors": _plain_errors(error)},
         )
     if isinstance(error, HTTPException):
-        detail = error.detail if isinstance(error.detail, str) else None
+        # FastAPI's HTTPException allows any JSON-able detail; only text is kept.
+        raw_detail: object = error.detail
+        detail = raw_detail if isinstance(raw_detail, str) else None
         return Problem(error.status_code, detail=detail, instance=instance)
     return Problem(500, kind="internal-error", instance=instance)
 
 
 def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
-    cause = error.orig.__cause__
+    cause = getattr(error.orig, "__cause__", None)
     state = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
     constraint = getattr(cause, "constraint_name", None)
     extensions = {"constraint": constraint} if constraint else {}
