@@ -19,8 +19,13 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fastapi.routing import APIRoute
+from starlette.routing import Host, Mount, Route
+
 if TYPE_CHECKING:
-    from starlette.types import Scope
+    from collections.abc import Sequence
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from fastapi_chassis.context import RequestContext
 
@@ -31,6 +36,7 @@ __all__ = [
     "current_facts",
     "end_request",
     "facts_for",
+    "track_route_templates",
 ]
 
 SCOPE_KEY = "fastapi_chassis.facts"
@@ -55,6 +61,9 @@ class RequestFacts:
         api_version: The API version served, once the version middleware chose it.
         route: The matched route template including mount prefixes (``/shop/products/{id}``),
             :data:`UNMATCHED_ROUTE` when nothing matched; known when the request ends.
+        mount_prefix: The templates of the mounts routing passed through on the way
+            to the route (``/tenants/{tenant}``), filled in while the request is
+            routed (see :func:`track_route_templates`).
         status: The response status, once the response started.
         exception: The exception that escaped the application, if any.
         duration: Seconds from ``started`` to the end of the response.
@@ -89,13 +98,14 @@ class RequestFacts:
         return f"{kind.__module__}.{kind.__qualname__}"
 
     def resolve_route(self, scope: Scope) -> str:
-        """Set and return :attr:`route` from what routing matched in ``scope``."""
-        route = scope.get("route")
-        path = getattr(route, "path_format", None) or getattr(route, "path", None)
-        if path is None or (self.status == 404 and _is_fallback(route)):  # noqa: PLR2004
-            self.route = UNMATCHED_ROUTE
-        else:
-            self.route = self.mount_prefix + path
+        """Set and return :attr:`route` from what routing matched in ``scope``.
+
+        Reads the route routing selected (``scope["route"]``, or the route FastAPI
+        built for an included router) after the application has answered; nothing
+        is matched again. See :func:`track_route_templates` for mounts.
+        """
+        template = _matched_template(scope, self.status)
+        self.route = UNMATCHED_ROUTE if template is None else self.mount_prefix + template
         return self.route
 
     def finish(self, scope: Scope) -> None:
@@ -108,10 +118,154 @@ class RequestFacts:
             self.resolve_route(scope)
 
 
-def _is_fallback(route: object) -> bool:
-    # A Mount whose sub-application found nothing leaves the Mount itself in
-    # scope["route"]: the request matched a prefix, not a route.
-    return type(route).__name__ == "Mount"
+_FASTAPI_SCOPE = "fastapi"
+_EFFECTIVE_ROUTE = "effective_route_context"
+
+
+def _effective_route(scope: Scope) -> object | None:
+    # FastAPI includes routers lazily (0.16x): scope["route"] is then the route as
+    # declared on its own router, without the include prefixes, and the route that
+    # FastAPI built for this inclusion, with the full path, is kept here.
+    fastapi_scope = scope.get(_FASTAPI_SCOPE)
+    if not isinstance(fastapi_scope, dict):
+        return None
+    context: object | None = fastapi_scope.get(_EFFECTIVE_ROUTE)
+    return context
+
+
+def _path_format(route: object) -> str | None:
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+def _mount_template(mount: object) -> str:
+    return (_path_format(mount) or "").removesuffix("/{path}")
+
+
+def _matched_template(scope: Scope, status: int | None) -> str | None:
+    """The template of the route routing selected, below the mounts; ``None`` if none."""
+    route = scope.get("route")
+    context = _effective_route(scope)
+    endpoint = scope.get("endpoint")
+    if route is None:
+        # A plain Starlette route of an included router: FastAPI built a copy with
+        # the full path and leaves scope["route"] unset; the endpoint identifies it.
+        built = getattr(context, "starlette_route", None)
+        if (
+            endpoint is not None
+            and built is not None
+            and not isinstance(built, Mount)
+            and getattr(built, "endpoint", None) is endpoint
+        ):
+            return _path_format(built)
+        # A mounted application that is not a router (static files, a WSGI app):
+        # the mount is the most specific thing that matched.
+        if isinstance(endpoint, _MountEntered) and status != 404:  # noqa: PLR2004
+            return "/{path}"
+        return None
+    if isinstance(route, Mount):
+        # Starlette's router leaves the Mount in scope["route"] when the mounted
+        # application found nothing (or is not a router).
+        if status == 404:  # noqa: PLR2004
+            return None
+        return "/{path}" if isinstance(route.app, _MountEntered) else _path_format(route)
+    if context is not None and getattr(context, "original_route", None) is route:
+        return _path_format(getattr(context, "starlette_route", None) or context)
+    return _path_format(route)
+
+
+class _MountEntered:
+    """Wraps a mount's application: adds the mount's template to the mount prefix."""
+
+    __slots__ = ("app", "mount", "template")
+
+    def __init__(self, app: ASGIApp, mount: object) -> None:
+        self.app = app
+        self.mount = mount
+        self.template = _mount_template(mount)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        facts: RequestFacts | None = scope.get(SCOPE_KEY)
+        if facts is not None:
+            template = self.template
+            context = _effective_route(scope)
+            if context is not None and getattr(context, "original_route", None) is self.mount:
+                # Mounted on an included router: FastAPI's copy has the full path.
+                template = _mount_template(getattr(context, "starlette_route", None))
+            facts.mount_prefix += template
+        await self.app(scope, receive, send)
+
+
+class _RouteEntered:
+    """Wraps a plain Starlette route's application: records the route in the scope.
+
+    FastAPI's router sets ``scope["route"]`` for its own routes only; a route added
+    with ``add_route`` would otherwise leave no trace of its template.
+    """
+
+    __slots__ = ("app", "route")
+
+    def __init__(self, app: ASGIApp, route: Route) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self.route
+        await self.app(scope, receive, send)
+
+
+def track_route_templates(app: object) -> None:
+    """Let the mounts and plain routes of ``app`` report what routing matched.
+
+    ``scope["route"]`` names the innermost route, whose template lacks the prefix
+    of the mounts in front of it (``/tenants/{tenant}``), and the scope keeps only
+    the prefix's actual value (``root_path``). This wraps the application of every
+    mount, recursively, in a small layer that adds the mount's template to
+    :attr:`RequestFacts.mount_prefix` when routing enters it, and the application
+    of every plain Starlette route in one that records the route in
+    ``scope["route"]``. Routes and mounts added later are not wrapped. Calling it
+    again wraps only what is new. :class:`~fastapi_chassis.app.ChassisApp` calls
+    it when it builds its middleware stack, and
+    :class:`~fastapi_chassis.api.MetricsMiddleware` on its first request.
+
+    Args:
+        app: A Starlette or FastAPI application, or a router.
+    """
+    _track(getattr(app, "routes", None) or (), set())
+
+
+def _track(routes: Sequence[object], seen: set[int]) -> None:
+    if id(routes) in seen:
+        return
+    seen.add(id(routes))
+    for route in routes:
+        if isinstance(route, Mount):
+            if not isinstance(route.app, _MountEntered):
+                route.app = _MountEntered(route.app, route)
+            _track(route.routes, seen)
+        elif isinstance(route, Host):
+            _track(route.routes, seen)
+        elif isinstance(route, Route) and not isinstance(route, APIRoute):
+            if not isinstance(route.app, _RouteEntered):
+                route.app = _RouteEntered(route.app, route)
+        else:
+            _track_included_router(route, seen)
+
+
+def _track_included_router(route: object, seen: set[int]) -> None:
+    # FastAPI's lazily included router: walk the router it includes, then the
+    # copies of its mounts that FastAPI already built with the full path.
+    original = getattr(route, "original_router", None)
+    if original is None:
+        return
+    _track(getattr(original, "routes", ()), seen)
+    contexts = getattr(route, "effective_route_contexts", None)
+    if not callable(contexts):
+        return
+    for context in contexts():
+        built = getattr(context, "starlette_route", None)
+        if isinstance(built, Mount) and not isinstance(built.app, _MountEntered):
+            built.app = _MountEntered(built.app, getattr(context, "original_route", built))
 
 
 def facts_for(scope: Scope) -> RequestFacts:
