@@ -21,6 +21,8 @@ class MiddlewareOrder:
     binds the correlation id.
     """
 
+    TRACING = 50
+    """The OpenTelemetry server span, so it covers every other layer."""
     TRUSTED_HOSTS = 100
     CORRELATION = 200
     ACCESS_LOG = 300

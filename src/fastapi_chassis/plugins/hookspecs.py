@@ -215,8 +215,10 @@ class ChassisHookspecs:
     def chassis_cli(self, cli: typer.Typer) -> None:
         """Add commands to the ``chassis`` command line.
 
-        Called when the ``chassis`` command starts. Receives the root
-        :class:`typer.Typer`; add commands or sub-applications to it.
+        Called when the ``chassis`` command starts, before it parses its arguments.
+        Receives the root :class:`typer.Typer`; add commands or sub-applications
+        to it. A command reads the application with
+        :func:`fastapi_chassis.cli.current_app`.
 
         Example:
             ```python

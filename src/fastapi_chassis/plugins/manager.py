@@ -8,15 +8,17 @@ implementations are awaited in turn (pluggy has no async hooks); and with
 
 Order is the order plugins were registered in (built-ins, entry points by name,
 then ``create_app(plugins=...)``), with ``tryfirst``/``trylast`` implementations
-moved to the front/back: later plugins can build on, or override, earlier ones.
+moved to the front/back (in plugin order among themselves): later plugins can
+build on, or override, earlier ones.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -78,24 +80,51 @@ class ChassisPluginManager:
         self._sources: dict[str, str] = {}
         self._trace = trace
 
-    def register(self, plugin: object, name: str | None = None, *, source: str = "explicit") -> str:
+    def register(
+        self, plugin: object, name: str | None = None, *, source: str = "explicit"
+    ) -> str | None:
         """Register a plugin and return the name it got.
 
+        Args:
+            plugin: A module or object with ``@hookimpl`` functions.
+            name: The name to register it under; by default its ``name`` attribute,
+                a module's name, or its class's qualified name.
+            source: How it was found, as :meth:`plugins` reports it.
+
+        Returns:
+            The plugin's name, or ``None`` when that name is blocked
+            (``disabled_plugins``) and the plugin was not registered.
+
         Raises:
-            PluginError: If the plugin's hook implementations do not match the
-                specifications (unknown hook, unknown argument).
+            PluginError: If the name is taken, or the plugin's hook implementations do
+                not match the specifications (unknown hook, unknown argument, hook
+                wrappers, which the chassis does not call).
         """
         plugin_name = name or _default_name(plugin)
+        if self._pm.is_blocked(plugin_name):
+            logger.debug("plugin %s is disabled", plugin_name)
+            return None
         if self._pm.has_plugin(plugin_name):
             raise PluginError(
                 plugin_name, None, ValueError("a plugin with this name is registered")
             )
         try:
             self._pm.register(plugin, name=plugin_name)
-        except pluggy.PluginValidationError as error:
-            raise PluginError(plugin_name, None, error) from error
+        except (pluggy.PluginValidationError, ValueError) as error:
+            self._forget(plugin_name)
+            raise PluginError(plugin_name, _hook_named_in(error), error) from error
+        refused = _refused_implementation(self._pm, plugin)
+        if refused is not None:
+            self._forget(plugin_name)
+            raise PluginError(plugin_name, *refused)
         self._sources[plugin_name] = source
         return plugin_name
+
+    def _forget(self, name: str) -> None:
+        # pluggy keeps what it registered before a validation error.
+        plugin = self._pm.get_plugin(name)
+        if plugin is not None:
+            self._pm.unregister(plugin, name)
 
     def load_entry_points(self, allowlist: Iterable[str] | None = None) -> list[str]:
         """Load plugins from the ``fastapi_chassis`` entry-point group.
@@ -110,7 +139,7 @@ class ChassisPluginManager:
             PluginError: If an entry point cannot be imported or registered.
         """
         allowed = None if allowlist is None else set(allowlist)
-        loaded = []
+        loaded: list[str] = []
         for point in sorted(entry_points(group=PROJECT), key=lambda point: point.name):
             if allowed is not None and point.name not in allowed:
                 logger.debug("entry-point plugin %s is not in the allow-list", point.name)
@@ -121,7 +150,8 @@ class ChassisPluginManager:
                 plugin = point.load()
             except Exception as error:
                 raise PluginError(point.name, None, error) from error
-            loaded.append(self.register(plugin, point.name, source="entry point"))
+            if self.register(plugin, point.name, source="entry point") is not None:
+                loaded.append(point.name)
         return loaded
 
     def block(self, name: str) -> None:
@@ -141,6 +171,8 @@ class ChassisPluginManager:
         """Describe every registered plugin, in registration order."""
         infos = []
         for name, plugin in self._pm.list_name_plugin():
+            if plugin is None:
+                continue  # a blocked name, not a plugin
             hooks = tuple(sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()))
             infos.append(PluginInfo(name, self._sources.get(name, "explicit"), hooks))
         return infos
@@ -152,8 +184,9 @@ class ChassisPluginManager:
         first = [impl for impl in impls if impl.tryfirst]
         last = [impl for impl in impls if impl.trylast]
         middle = [impl for impl in impls if not impl.tryfirst and not impl.trylast]
-        # pluggy keeps tryfirst ones at the end of its list, last registered last.
-        return [*reversed(first), *middle, *last]
+        # pluggy inserts each trylast implementation at the front of its list, so
+        # that group is in reverse registration order; the others are in order.
+        return [*first, *middle, *reversed(last)]
 
     def has_implementations(self, hook: str) -> bool:
         """Return whether any plugin implements ``hook``."""
@@ -181,7 +214,14 @@ class ChassisPluginManager:
         return results
 
     async def acall(
-        self, hook: str, *, reverse: bool = False, keep_going: bool = False, **kwargs: object
+        self,
+        hook: str,
+        *,
+        reverse: bool = False,
+        keep_going: bool = False,
+        skip: Collection[str] = (),
+        completed: list[str] | None = None,
+        **kwargs: object,
     ) -> list[object]:
         """Call every implementation of a hook, awaiting async ones in turn.
 
@@ -190,12 +230,15 @@ class ChassisPluginManager:
             reverse: Call in reverse plugin order (shutdown hooks).
             keep_going: Run every implementation even when some fail, then raise an
                 :class:`ExceptionGroup` of their :class:`PluginError` s.
+            skip: Names of plugins whose implementation is not called.
+            completed: A list that receives the name of each plugin whose
+                implementation finished without error, as it finishes.
             **kwargs: The hook's arguments.
 
         Raises:
             PluginError: From the first implementation that fails (unless ``keep_going``).
         """
-        impls = self.implementations(hook)
+        impls = [impl for impl in self.implementations(hook) if impl.plugin_name not in skip]
         if reverse:
             impls.reverse()
         results: list[object] = []
@@ -215,6 +258,8 @@ class ChassisPluginManager:
                     raise
                 failures.append(error)
                 continue
+            if completed is not None:
+                completed.append(impl.plugin_name)
             if result is not None:
                 results.append(result)
         if failures:
@@ -251,6 +296,32 @@ class ChassisPluginManager:
                 impl.plugin_name,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+def _refused_implementation(
+    pm: pluggy.PluginManager, plugin: object
+) -> tuple[str, Exception] | None:
+    """The first implementation of ``plugin`` the chassis cannot call, and why."""
+    for caller in pm.get_hookcallers(plugin) or ():
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            if not caller.has_spec() and not impl.optionalhook:
+                # pluggy accepts unknown names (for specs added later); a
+                # misspelt hook would then silently never run.
+                return caller.name, LookupError("no hook has this name")
+            if impl.hookwrapper or impl.wrapper:
+                return caller.name, TypeError(
+                    "hook wrappers are not supported: the chassis calls each "
+                    "implementation on its own"
+                )
+    return None
+
+
+def _hook_named_in(error: Exception) -> str | None:
+    # pluggy names the hook only in its message: "Plugin 'x' for hook 'y' ...".
+    match = re.search(r"for hook '(\w+)'", str(error))
+    return match.group(1) if match else None
 
 
 def _default_name(plugin: object) -> str:
