@@ -1,5 +1,6 @@
 """The data layer: declarative base, mixins, engine and sessions, repository."""
 
+from fastapi_chassis.db.audit.mixin import AuditMixin
 from fastapi_chassis.db.base import NAMING_CONVENTION, Base
 from fastapi_chassis.db.engine import create_engine, create_sessionmaker
 from fastapi_chassis.db.errors import (
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "NAMING_CONVENTION",
     "AsyncRepository",
+    "AuditMixin",
     "Base",
     "ConcurrencyConflict",
     "ConflictError",

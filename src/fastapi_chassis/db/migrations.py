@@ -147,7 +147,9 @@ def _entity_providers() -> tuple[EntityProvider, ...]:
     # Each capability with server-side SQL contributes its entities here. The tuple
     # is built on each call, so a provider's module may import this one (the
     # conversion lives here) and be imported inside this function.
-    return (_mixin_entities,)
+    from fastapi_chassis.db.audit.entities import audit_entities  # noqa: PLC0415
+
+    return (_mixin_entities, audit_entities)
 
 
 def chassis_entities(metadata: MetaData) -> list[ReplaceableEntity]:
@@ -305,7 +307,7 @@ def _stage(operation: MigrateOperation) -> _Stage:
 
 
 def process_revision_directives(
-    _context: MigrationContext,
+    context: MigrationContext,
     _revision: str | Iterable[str | None] | Iterable[str],
     directives: list[MigrationScript],
 ) -> None:
@@ -315,15 +317,20 @@ def process_revision_directives(
     ``env.py``. Upgrade and downgrade are each ordered in stages: trigger drops,
     function creates and replaces, table changes and all other operations,
     trigger creates and replaces, function drops. Within a stage the order
-    autogenerate chose is kept. Running it again changes nothing, so it composes
-    with your own hook in either order.
+    autogenerate chose is kept. A revision that creates audit functions also
+    gets the statements that install the audit log and secure the functions
+    (see :mod:`fastapi_chassis.db.audit.revision`). Running it again changes
+    nothing, so it composes with your own hook in either order.
 
     Args:
-        _context: The migration context (unused).
+        context: The migration context.
         _revision: The revision being generated (unused).
         directives: The migration scripts autogenerate produced; reordered in
             place.
     """
+    from fastapi_chassis.db.audit.revision import audit_revision_directives  # noqa: PLC0415
+
     for script in directives:
         for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
             container.ops.sort(key=_stage)
+    audit_revision_directives(context, directives)

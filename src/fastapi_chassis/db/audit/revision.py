@@ -1,0 +1,163 @@
+"""What autogenerate adds to a revision that audits tables, besides the entities.
+
+The audit's functions and triggers are alembic-utils entities (see
+:mod:`~fastapi_chassis.db.audit.entities`). The rest is not an entity kind: the
+owner role, the ``audit`` schema and the partitioned ``audit.log`` table. So
+:func:`fastapi_chassis.db.migrations.process_revision_directives` calls
+:func:`audit_revision_directives`, which adds plain ``op.execute`` statements,
+rendered from the same ``.sql`` files as ``install_audit()``:
+
+* when the upgrade creates audit functions and the database has no
+  ``audit.log`` yet, the installation goes first in the upgrade, and its removal
+  last in the downgrade;
+* whenever an upgrade or downgrade creates or replaces audit functions, the
+  *finish* statement goes last: it hands the functions to the owner role,
+  revokes their default ``EXECUTE`` from ``PUBLIC`` and creates the partitions
+  ahead.
+
+The statements are written into the revision file as SQL text, so the revision
+does not import this package and does not change when the package does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from alembic.autogenerate import renderers
+from alembic.operations.ops import ExecuteSQLOp, MigrateOperation, OpContainer
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.reversible_op import CreateOp, ReplaceOp
+from sqlalchemy import MetaData, text
+from typing_extensions import override
+
+from fastapi_chassis.db.audit.objects import (
+    finish_statement,
+    install_statement,
+    uninstall_statement,
+)
+from fastapi_chassis.db.audit.tables import AUDIT_SCHEMA, audit_owner_role, audited_tables
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations.ops import MigrationScript
+    from alembic.runtime.migration import MigrationContext
+
+__all__ = ["AuditStatementOp", "audit_revision_directives"]
+
+
+class AuditStatementOp(ExecuteSQLOp):
+    """An ``op.execute`` of audit SQL that autogenerate added (install, finish, uninstall).
+
+    Args:
+        sqltext: The statement, written into the revision as text.
+        purpose: ``"install"``, ``"finish"`` or ``"uninstall"``.
+        reverse_sql: The statement that undoes this one (the finish is its own).
+
+    Attributes:
+        purpose: ``"install"``, ``"finish"`` or ``"uninstall"``.
+    """
+
+    def __init__(self, sqltext: str, purpose: str, reverse_sql: str | None = None) -> None:
+        super().__init__(sqltext)
+        self.purpose = purpose
+        self._reverse_sql = reverse_sql
+
+    @override
+    def reverse(self) -> AuditStatementOp:
+        # Installing and removing are each other's reverse; the finish is its own.
+        opposite = {"install": "uninstall", "uninstall": "install"}.get(self.purpose, self.purpose)
+        sql = self._reverse_sql if self._reverse_sql is not None else str(self.sqltext)
+        return AuditStatementOp(sql, opposite, reverse_sql=str(self.sqltext))
+
+    @override
+    def to_diff_tuple(self) -> tuple[str, str]:
+        return ("audit_" + self.purpose, str(self.sqltext))
+
+
+@renderers.dispatch_for(AuditStatementOp)
+def _render(autogen_context: AutogenContext, operation: AuditStatementOp) -> str:
+    # One string literal per line of SQL, so the revision reads as SQL.
+    del autogen_context
+    lines = str(operation.sqltext).splitlines(keepends=True)
+    body = "\n".join(f"    {line!r}" for line in lines)
+    return f"op.execute(\n{body}\n)"
+
+
+def _metadatas(context: MigrationContext | None) -> list[MetaData]:
+    if context is None:
+        return []
+    target = context.opts.get("target_metadata")
+    if isinstance(target, MetaData):
+        return [target]
+    if isinstance(target, Iterable):
+        return [item for item in target if isinstance(item, MetaData)]
+    return []
+
+
+def _owner_role(context: MigrationContext | None) -> str | None:
+    for metadata in _metadatas(context):
+        if audited_tables(metadata):
+            return audit_owner_role(metadata)
+    return None
+
+
+def _creates_audit_functions(container: OpContainer) -> bool:
+    return any(
+        isinstance(operation, CreateOp | ReplaceOp)
+        and isinstance(operation.target, PGFunction)
+        and operation.target.schema == AUDIT_SCHEMA
+        for operation in container.ops
+    )
+
+
+def _log_exists(context: MigrationContext) -> bool:
+    connection = context.connection
+    if connection is None:
+        return False
+    found = connection.execute(text("SELECT to_regclass('audit.log') IS NOT NULL")).scalar()
+    return bool(found)
+
+
+def _without_audit_statements(operations: list[MigrateOperation]) -> list[MigrateOperation]:
+    return [operation for operation in operations if not isinstance(operation, AuditStatementOp)]
+
+
+def audit_revision_directives(
+    context: MigrationContext | None, directives: list[MigrationScript]
+) -> None:
+    """Add the audit's installation and finish statements to autogenerated revisions.
+
+    Called by :func:`fastapi_chassis.db.migrations.process_revision_directives`,
+    after it has ordered the operations. Running it again changes nothing.
+
+    Args:
+        context: The migration context (its connection tells whether the audit
+            log exists; its ``target_metadata`` gives the owner role).
+        directives: The migration scripts; changed in place.
+    """
+    for script in directives:
+        for upgrade, downgrade in zip(
+            script.upgrade_ops_list, script.downgrade_ops_list, strict=False
+        ):
+            upgrade.ops = _without_audit_statements(upgrade.ops)
+            downgrade.ops = _without_audit_statements(downgrade.ops)
+            creates_up = _creates_audit_functions(upgrade)
+            creates_down = _creates_audit_functions(downgrade)
+            if not (creates_up or creates_down):
+                continue
+            owner = _owner_role(context)
+            if owner is None:
+                continue
+            installs = creates_up and context is not None and not _log_exists(context)
+            install = AuditStatementOp(
+                install_statement(owner), "install", reverse_sql=uninstall_statement()
+            )
+            if installs:
+                upgrade.ops.insert(0, install)
+            if creates_up:
+                upgrade.ops.append(AuditStatementOp(finish_statement(owner), "finish"))
+            if creates_down:
+                downgrade.ops.append(AuditStatementOp(finish_statement(owner), "finish"))
+            if installs:
+                downgrade.ops.append(install.reverse())
