@@ -1,0 +1,5 @@
+"""``python -m shop``: the same as the ``shop`` command."""
+
+from shop.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The routers of version 1, one module per resource."""
