@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from fastapi_chassis.testing.postgres import run_sync
+from fastapi_chassis.testing.template import TEMPLATE_PREFIX, template_name
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pytest
 
 #: Loop scopes for pytest-asyncio; leaving them unset makes pytest-asyncio warn,
@@ -58,23 +61,54 @@ def database_names(server_url: str, like: str = "%") -> set[str]:
     return run_sync(query)
 
 
-# How new_database_name names a test database: prefix, worker, pid, random part.
-_TEST_DATABASE = re.compile(r"chassis_test_[a-z0-9]+_(?P<pid>[0-9]+)_[0-9a-f]{8}")
+# How new_database_name names a database: prefix, worker, pid, random part.
+_NAMED_DATABASE = re.compile(r"[a-z_]+?_[a-z0-9]+_(?P<pid>[0-9]+)_[0-9a-f]{8}")
 
 
-def databases_made_by(pid: int, before: set[str], after: set[str]) -> set[str]:
-    """Databases that appeared between two listings, except other processes' test databases.
+def databases_made_by(
+    pid: int, before: set[str], after: set[str], *, project: Path | None = None
+) -> set[str]:
+    """Databases that appeared between two listings, except other processes' databases.
 
-    Other test runs may share the server (pytest-xdist workers, a second run);
-    their databases carry their pid, so they are told apart. Any other new name
-    counts against ``pid``.
+    Other test runs may share the server (pytest-xdist workers, a second run,
+    other suites): the databases they make carry their pid, so they are told
+    apart, and their templates carry their project's name. A template counts
+    only if it is the one of ``project``; any other new name counts against ``pid``.
     """
+    own_template = template_name(project) if project is not None else None
     made = set()
     for name in after - before:
-        match = _TEST_DATABASE.fullmatch(name)
+        if name.startswith(TEMPLATE_PREFIX):
+            if name == own_template:
+                made.add(name)
+            continue
+        match = _NAMED_DATABASE.fullmatch(name)
         if match is None or int(match["pid"]) == pid:
             made.add(name)
     return made
+
+
+def template_facts(server_url: str, name: str) -> tuple[int, str] | None:
+    """The oid and comment of a database (a template), or ``None`` if it does not exist."""
+
+    async def query() -> tuple[int, str] | None:
+        engine = create_async_engine(server_url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        text(
+                            "SELECT oid::bigint, shobj_description(oid, 'pg_database')"
+                            " FROM pg_database WHERE datname = :name"
+                        ),
+                        {"name": name},
+                    )
+                ).first()
+                return None if row is None else (int(row[0]), str(row[1]))
+        finally:
+            await engine.dispose()
+
+    return run_sync(query)
 
 
 def command_lines_mentioning(fragment: str) -> list[str]:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import DeclarativeBase
 
 from fastapi_chassis.db import Base
 from fastapi_chassis.testing.fixtures import load_metadata, require_shared_loop
-from fastapi_chassis.testing.postgres import TEST_DATABASE_URL_ENV
 from tests.testing.inner_sessions import (
     FUNCTION_LOOPS,
     SESSION_LOOPS,
@@ -184,12 +183,9 @@ async def test_on_another_loop(db_session):
     ],
 )
 def test_each_session_gets_a_fresh_database_and_each_test_a_clean_slate(
-    pytester: pytest.Pytester,
-    clean_env: pytest.MonkeyPatch,
-    server_url: str,
-    loops: Mapping[str, str],
+    pytester: pytest.Pytester, inner_server: str, loops: Mapping[str, str]
 ) -> None:
-    clean_env.setenv(TEST_DATABASE_URL_ENV, server_url)
+    server_url = inner_server
     write_ini(pytester, {"chassis_metadata": "inner_models:metadata", **loops})
     pytester.makepyfile(inner_models=INNER_MODELS, test_inner=INNER_TESTS)
     before = database_names(server_url, "chassis_test_%")

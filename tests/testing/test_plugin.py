@@ -80,6 +80,37 @@ class Setup:
     registered: str
 
 
+# Every option set, each naming something that fails loudly when touched: the
+# application and the factories blow up on import, the alembic.ini is missing.
+CONFIGURED = {
+    **FUNCTION_LOOPS,
+    "chassis_app": "exploding_app:app",
+    "chassis_factories": "exploding_factories",
+    "chassis_metadata": "exploding_models:Base",
+    "chassis_schema": "alembic",
+    "chassis_alembic_ini": "missing/alembic.ini",
+    "pythonpath": ".",
+}
+EXPLODING = 'raise RuntimeError("imported, though no test asked for it")\n'
+# Fixtures whose names end in _factory, from pytest and from the project itself.
+UNRELATED_FACTORIES = """
+import pytest
+
+
+@pytest.fixture
+def widget_factory():
+    return dict
+
+
+def test_pytest_factory(tmp_path_factory):
+    assert tmp_path_factory.getbasetemp().exists()
+
+
+def test_own_factory(widget_factory):
+    assert widget_factory(a=1) == {"a": 1}
+"""
+
+
 @pytest.mark.parametrize(
     "setup",
     [
@@ -90,6 +121,9 @@ class Setup:
             Setup(("-p", "no:asyncio"), {}, "fastapi_chassis.testing.unavailable"),
             id="no-pytest-asyncio",
         ),
+        pytest.param(
+            Setup((), CONFIGURED, "fastapi_chassis.testing.fixtures"), id="configured-project"
+        ),
     ],
 )
 def test_a_run_that_asks_for_no_database_is_untouched(
@@ -99,15 +133,54 @@ def test_a_run_that_asks_for_no_database_is_untouched(
     clean_env.setenv(TEST_DATABASE_URL_ENV, server_url)
     write_ini(pytester, setup.ini)
     pytester.makeconftest(RECORDING_CONFTEST)
-    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    pytester.makepyfile(
+        test_nothing="def test_nothing():\n    assert True\n",
+        test_factories=UNRELATED_FACTORIES,
+        exploding_app=EXPLODING,
+        exploding_factories=EXPLODING,
+        exploding_models=EXPLODING,
+    )
     before = database_names(server_url)
 
     result = run_inner(pytester, *setup.flags)
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=3)
     assert "warning" not in result.stdout.str().lower()
     record = json.loads((pytester.path / "record.json").read_text())
     assert record["registered"] == setup.registered
     modules = {name.partition(".")[0] for name in record["modules"]}
     assert modules.isdisjoint(HEAVY_MODULES), sorted(modules.intersection(HEAVY_MODULES))
-    assert databases_made_by(record["pid"], before, database_names(server_url)) == set()
+    after = database_names(server_url)
+    assert databases_made_by(record["pid"], before, after, project=pytester.path) == set()
+
+
+LOG_ONLY = """
+import logging
+
+import structlog
+
+
+def test_logs(captured_logs):
+    structlog.get_logger("shop").warning("structlog line", n=1)
+    logging.getLogger("shop").warning("stdlib line")
+    assert captured_logs.where(event="structlog line", n=1)
+"""
+
+
+def test_captured_logs_alone_needs_no_database(
+    pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, server_url: str
+) -> None:
+    clean_env.setenv(TEST_DATABASE_URL_ENV, server_url)
+    write_ini(pytester, FUNCTION_LOOPS)
+    pytester.makeconftest(RECORDING_CONFTEST)
+    pytester.makepyfile(test_logs=LOG_ONLY)
+    before = database_names(server_url)
+
+    result = run_inner(pytester)
+
+    result.assert_outcomes(passed=1)
+    record = json.loads((pytester.path / "record.json").read_text())
+    modules = {name.partition(".")[0] for name in record["modules"]}
+    assert modules.isdisjoint(HEAVY_MODULES), sorted(modules.intersection(HEAVY_MODULES))
+    after = database_names(server_url)
+    assert databases_made_by(record["pid"], before, after, project=pytester.path) == set()

@@ -12,12 +12,23 @@ FIXTURE_NAMES = (
     "chassis_database_url",
     "db_engine",
     "db_session",
+    "committed_db",
+    "chassis_app",
+    "client",
+    "captured_events",
+    "captured_logs",
+    "chassis_migrations",
 )
 
 
 def fixture_names(module: object) -> set[str]:
+    """The public fixtures a module defines (internal ones start with an underscore)."""
     fixture_type = type(unavailable.db_session)
-    return {name for name, value in vars(module).items() if isinstance(value, fixture_type)}
+    return {
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, fixture_type) and not name.startswith("_")
+    }
 
 
 def test_every_fixture_has_a_stand_in() -> None:

@@ -3,29 +3,80 @@
 Installing ``fastapi-chassis[testing]`` registers the plugin (entry point
 ``pytest11``). It stays inert until a test asks for one of its fixtures:
 
-- `db_session`: an `AsyncSession` in a transaction that is rolled back after
+- ``db_session``: an ``AsyncSession`` in a transaction that is rolled back after
   the test, including whatever the code under test committed (it commits to a
-  SAVEPOINT).
-- `db_engine`: an `AsyncEngine` on the test database that pools nothing, so
-  its connections live on the event loop that opened them.
-- `chassis_database_url`: the URL of the session's database, created fresh
-  with the schema and dropped at the end.
-- `chassis_metadata`: the `MetaData` whose tables the database gets; set the
-  `chassis_metadata` ini option (`module:attribute`) or override the fixture.
-- `chassis_postgres`: the server: `CHASSIS_TEST_DATABASE_URL`, else a Docker
-  container, else an embedded PostgreSQL 18 (see
-  `fastapi_chassis.testing.postgres`).
+  SAVEPOINT). In a test that also asks for ``committed_db`` its commits are real.
+- ``client``: an ``httpx.AsyncClient`` calling the application (ini option
+  ``chassis_app``) in process; its requests join the test's transaction.
+- ``<name>_factory``: one fixture per factory (``ProductFactory`` gives
+  ``product_factory``), creating through ``db_session``.
+- ``captured_events`` and ``captured_logs``: the events recorded and published,
+  and the structured log lines written, during the test.
+- ``committed_db``: real commits, seen by other connections; the database is put
+  back as it was after the test.
+- ``db_engine``, ``chassis_database_url``, ``chassis_metadata``,
+  ``chassis_postgres``, ``chassis_app``, ``chassis_migrations``: the pieces
+  underneath, each overridable in ``conftest.py``.
 
-``db_session`` is opened on the event loop pytest-asyncio gives function-scoped
-async fixtures (``asyncio_default_fixture_loop_scope``), and a connection cannot
-cross event loops: set ``asyncio_default_test_loop_scope`` to the same value (both
-``function``, or both ``session``). A test whose loop differs fails at setup,
-saying so.
+The schema is built once in a template database (from ``create_all()`` or from
+the Alembic migrations, ini option ``chassis_schema``), rebuilt only when the
+models or migrations change, and cloned for every run and xdist worker.
 
-Without pytest-asyncio the fixtures still exist, and fail with what to install.
-The embedded server is stopped and its data directory deleted at the end of the
-session, and also when the test process dies without its teardown.
-
-Inside a rolled-back test transaction ``now()`` is the time the transaction
-started: every row written by one test gets the same timestamps.
+Also importable from here: :func:`measure` and :func:`compare` (latency
+ratios for performance tests), and the types the fixtures return. The migration
+checks are in :mod:`fastapi_chassis.testing.migrations`. The names are loaded on
+first use: pytest imports this package with the plugin in every run.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi_chassis.testing.committed import CommittedDatabase
+    from fastapi_chassis.testing.events import CapturedEvent, CapturedEvents, EventList
+    from fastapi_chassis.testing.factories import BoundFactory
+    from fastapi_chassis.testing.latency import Comparison, Measurement, compare, measure
+    from fastapi_chassis.testing.logs import CapturedLogs, LogLine
+
+__all__ = [
+    "BoundFactory",
+    "CapturedEvent",
+    "CapturedEvents",
+    "CapturedLogs",
+    "CommittedDatabase",
+    "Comparison",
+    "EventList",
+    "LogLine",
+    "Measurement",
+    "compare",
+    "measure",
+]
+
+_LAZY = {
+    "BoundFactory": "factories",
+    "CapturedEvent": "events",
+    "CapturedEvents": "events",
+    "CapturedLogs": "logs",
+    "CommittedDatabase": "committed",
+    "Comparison": "latency",
+    "EventList": "events",
+    "LogLine": "logs",
+    "Measurement": "latency",
+    "compare": "latency",
+    "measure": "latency",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -46,8 +46,10 @@ __all__ = [
     "NoServerAvailable",
     "Provider",
     "ServerHandle",
+    "check_database_name",
     "choose_provider",
     "create_database",
+    "database_url",
     "docker_answers",
     "docker_available",
     "drop_database",
@@ -349,7 +351,16 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
-def _database_url(server_url: str, name: str) -> str:
+def database_url(server_url: str, name: str) -> str:
+    """Return ``server_url`` with its database replaced by ``name``.
+
+    Args:
+        server_url: A URL of any database on the server.
+        name: The database to point at.
+
+    Returns:
+        The URL, password included.
+    """
     from sqlalchemy.engine import make_url  # noqa: PLC0415
 
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
@@ -368,9 +379,19 @@ def new_database_name(prefix: str = "chassis_test") -> str:
     return f"{prefix}_{worker}_{os.getpid()}_{secrets.token_hex(4)}"
 
 
-def _check_name(name: str) -> None:
-    # The name is spliced into DDL (which takes no bind parameters), so only
-    # names that need no quoting rules at all are let through.
+def check_database_name(name: str) -> None:
+    """Refuse a database name that could not be spliced into DDL as it is.
+
+    DDL takes no bind parameters, so only names that need no quoting rules at all
+    are let through: lower case letters, digits and ``_``, at most 63 characters,
+    not starting with a digit.
+
+    Args:
+        name: The name to check.
+
+    Raises:
+        ValueError: If the name is not of that form.
+    """
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise ValueError(f"not a safe database name: {name!r}")
 
@@ -388,9 +409,9 @@ def create_database(server_url: str, name: str) -> str:
     Raises:
         ValueError: If the name is not of that form.
     """
-    _check_name(name)
+    check_database_name(name)
     run_sync(lambda: _admin(server_url, f'CREATE DATABASE "{name}"'))
-    return _database_url(server_url, name)
+    return database_url(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
@@ -403,7 +424,7 @@ def drop_database(server_url: str, name: str) -> None:
     Raises:
         ValueError: If the name is not of that form.
     """
-    _check_name(name)
+    check_database_name(name)
     run_sync(lambda: _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
