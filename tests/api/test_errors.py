@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
+from sqlalchemy import text
 
 from fastapi_chassis import hookimpl
+from fastapi_chassis.api import SessionDep
 from fastapi_chassis.api.errors import problem_for
 from fastapi_chassis.db import ConcurrencyConflict, InvalidQuery, RestoreConflict
 from tests.api.conftest import AppFactory, running
@@ -33,6 +35,10 @@ class Failing:
         @router.get("/bad-filter")
         async def bad_filter() -> None:
             raise InvalidQuery("filter 'colour': unknown field")
+
+        @router.get("/overflow")
+        async def overflow(session: SessionDep) -> None:
+            await session.execute(text("SELECT CAST(:n AS integer)"), {"n": "99999999999"})
 
         @router.get("/structured")
         async def structured() -> None:
@@ -70,6 +76,16 @@ async def test_http_exceptions_keep_status_detail_and_headers(make_app: AppFacto
     assert "internal" not in structured.text
     assert invalid.status_code == 400
     assert invalid.json()["type"].endswith("/invalid-query")
+
+
+@pytest.mark.asyncio
+async def test_a_value_the_database_rejects_is_a_400_without_sql(make_app: AppFactory) -> None:
+    async with running(make_app([Failing()])) as client:
+        response = await client.get("/overflow")
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("/invalid-value")
+    assert "SELECT" not in response.text
+    assert "integer" not in response.text
 
 
 @pytest.mark.asyncio

@@ -335,9 +335,10 @@ def uvicorn_server(tmp_path: Path, database_url: str, delay: float) -> Iterator[
 
 
 def _refused(server: Server) -> bool:
+    # A connection the kernel queued just before the listener closed is reset.
     try:
         server.get("/health/live")
-    except (ConnectionRefusedError, http.client.RemoteDisconnected):
+    except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
         return True
     return False
 

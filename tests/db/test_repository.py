@@ -167,6 +167,9 @@ async def test_like_wildcards_in_filter_values_are_matched_literally(
         ({"name__contains": 5}, "expects text"),
         ({"name__gt": None}, "not nullable"),
         ({"id": "not-a-uuid"}, "filter 'id'"),
+        ({"stock__ge": 2**31}, "out of range for a 32-bit integer"),
+        ({"stock__in": [1, -(2**31) - 1]}, "out of range"),
+        ({"name": "nul\x00byte"}, "NUL"),
     ],
 )
 async def test_bad_filters_are_refused_before_any_sql(
@@ -263,6 +266,8 @@ async def test_update_refuses_deleted_and_absent_rows(repo: AsyncRepository[Prod
         ({"deleted_at": None}, "maintained by the server"),
         ({"id": uuid.uuid4()}, "maintained by the server"),
         ({"stock": "many"}, "Product.stock"),
+        ({"stock": 2**40}, "out of range"),
+        ({"note": "a\x00b"}, "NUL"),
         ({"name": None}, "not nullable"),
     ],
 )
@@ -349,3 +354,13 @@ def test_composite_primary_keys_are_refused() -> None:
     mapper_registry.map_imperatively(Pair, table)
     with pytest.raises(TypeError, match="single-column primary key"):
         AsyncRepository(None, Pair)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_filters_can_come_as_a_mapping_and_as_keywords(
+    repo: AsyncRepository[Product],
+) -> None:
+    made = await _products(repo, 9)
+    query: dict[str, object] = {"stock__in": ["0", "3"]}
+    page = await repo.list(filters=query, name="product 0")
+    assert [product.id for product in page.items] == [made[0].id, made[3].id]

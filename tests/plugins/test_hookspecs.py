@@ -98,8 +98,8 @@ class Everything:
         return self.metadata
 
     @hookimpl
-    def chassis_readiness_checks(self, settings: ChassisSettings) -> None:
-        self._record("chassis_readiness_checks", settings=settings)
+    def chassis_readiness_checks(self, settings: ChassisSettings, app: FastAPI) -> None:
+        self._record("chassis_readiness_checks", settings=settings, app=app)
 
     @hookimpl
     def chassis_event_types(self) -> list[type]:

@@ -7,6 +7,7 @@
 | `RestoreConflict`, other `ConflictError` | 409 | `conflict` |
 | unique, foreign-key or exclusion violation | 409, naming the constraint | `constraint-violation` |
 | check violation | 422, naming the constraint | `constraint-violation` |
+| data exception (value out of range, NUL in text...) | 400 | `invalid-value` |
 | `InvalidQuery` | 400 | `invalid-query` |
 | `PreconditionFailed` | 412 | `precondition-failed` |
 | `PreconditionRequired` | 428 | `precondition-required` |
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from fastapi_chassis.api.etag import PreconditionFailed, PreconditionRequired
@@ -82,6 +83,17 @@ def problem_for(
         return Problem(409, kind="conflict", detail=str(error), instance=instance)
     if isinstance(error, IntegrityError):
         return _constraint_problem(error, instance)
+    if isinstance(error, DBAPIError) and (_sqlstate(error) or "").startswith("22"):
+        # SQLSTATE class 22: a value the database cannot hold (an integer out of
+        # range, a NUL in text). asyncpg's dialect raises these as plain
+        # DBAPIError, not DataError, hence the SQLSTATE. The driver's message may
+        # quote SQL, so it is not passed on.
+        return Problem(
+            400,
+            kind="invalid-value",
+            detail="a value is out of range or malformed for the database",
+            instance=instance,
+        )
     if isinstance(error, RequestValidationError):
         return Problem(
             422,
@@ -98,9 +110,15 @@ def problem_for(
     return Problem(500, kind="internal-error", instance=instance)
 
 
-def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
+def _sqlstate(error: DBAPIError) -> str | None:
     cause = getattr(error.orig, "__cause__", None)
     state = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
+    cause = getattr(error.orig, "__cause__", None)
+    state = _sqlstate(error)
     constraint = getattr(cause, "constraint_name", None)
     extensions = {"constraint": constraint} if constraint else {}
     if state in {_UNIQUE, _FOREIGN_KEY, _EXCLUSION}:
@@ -151,6 +169,7 @@ _HANDLED: tuple[type[Exception], ...] = (
     PreconditionFailed,
     PreconditionRequired,
     IntegrityError,
+    DBAPIError,
     RequestValidationError,
     HTTPException,
     Exception,

@@ -257,12 +257,15 @@ class HealthPlugin:
                 cache duration is invalid.
         """
         state: ChassisState = app.state.chassis
+        # A lifespan that runs again (tests start one app several times) starts
+        # ready: the previous run's shutdown set the flag.
+        state.draining = False
         self._state = state
         checks = [ReadinessCheck(SHUTDOWN_CHECK, self._shutdown_check, timeout=1.0)]
         if state.engine is not None:
             checks.append(ReadinessCheck(DATABASE_CHECK, self._database_check))
         owners = dict.fromkeys((check.name for check in checks), _BUILTIN)
-        for owner, contributed in await self._plugin_checks(state):
+        for owner, contributed in await self._plugin_checks(app, state):
             check = _validated(contributed, owner, owners)
             owners[check.name] = owner
             checks.append(check)
@@ -348,11 +351,12 @@ class HealthPlugin:
         return None
 
     @staticmethod
-    async def _plugin_checks(state: ChassisState) -> list[tuple[str, object]]:
+    async def _plugin_checks(app: FastAPI, state: ChassisState) -> list[tuple[str, object]]:
         hook = "chassis_readiness_checks"
         found: list[tuple[str, object]] = []
+        arguments = {"settings": state.settings, "app": app}
         for impl in state.plugins.implementations(hook):
-            result = state.plugins.invoke(impl, hook, {"settings": state.settings})
+            result = state.plugins.invoke(impl, hook, arguments)
             if inspect.isawaitable(result):
                 try:
                     result = await result

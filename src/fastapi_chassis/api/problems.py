@@ -35,22 +35,25 @@ class Problem:
 
     Args:
         status: The HTTP status.
-        kind: A short slug for the problem type (``"not-found"``); it becomes the
-            ``type`` URI. ``None`` gives ``about:blank``, as RFC 9457 suggests when
-            the status says it all.
+        kind: A short slug for the problem type (``"not-found"``); it becomes a
+            ``type`` URI under the chassis's problem documentation. ``None`` gives
+            ``about:blank``, as RFC 9457 suggests when the status says it all.
+        type_uri: The full ``type`` URI, for an application's own problem types
+            (documented on its own site); it takes precedence over ``kind``.
         title: A short, stable summary; the status phrase by default.
         detail: What went wrong this time, for the client's developer.
         instance: The request path the problem is about.
         extensions: Further members (``errors``, ``constraint`` ...).
     """
 
-    __slots__ = ("detail", "extensions", "instance", "kind", "status", "title")
+    __slots__ = ("detail", "extensions", "instance", "kind", "status", "title", "type_uri")
 
     def __init__(
         self,
         status: int,
         *,
         kind: str | None = None,
+        type_uri: str | None = None,
         title: str | None = None,
         detail: str | None = None,
         instance: str | None = None,
@@ -58,6 +61,7 @@ class Problem:
     ) -> None:
         self.status = status
         self.kind = kind
+        self.type_uri = type_uri
         self.title = title or HTTPStatus(status).phrase
         self.detail = detail
         self.instance = instance
@@ -66,7 +70,8 @@ class Problem:
     def to_dict(self) -> dict[str, object]:
         """Return the problem document, with the current correlation id."""
         document: dict[str, object] = {
-            "type": f"{PROBLEM_TYPE_BASE}{self.kind}" if self.kind else "about:blank",
+            "type": self.type_uri
+            or (f"{PROBLEM_TYPE_BASE}{self.kind}" if self.kind else "about:blank"),
             "title": self.title,
             "status": self.status,
         }

@@ -42,9 +42,13 @@ __all__ = ["VersionedOpenAPI", "install_versioned_docs", "openapi_for", "openapi
 
 _STATE_ATTRIBUTE = "api_version_documents"
 _PROBLEM_SCHEMA_NAME = "APIVersionProblem"
+# A 400 also answers other bad requests (a body that is not UTF-8, say), which
+# carry no supported_versions: only the RFC 9457 members are required.
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "title": _PROBLEM_SCHEMA_NAME,
-    "description": "RFC 9457 problem details for a refused API version.",
+    "description": (
+        "RFC 9457 problem details; a refused API version lists the supported versions."
+    ),
     "type": "object",
     "properties": {
         "type": {"type": "string"},
@@ -54,7 +58,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "supported_versions": {"type": "array", "items": {"type": "string"}},
     },
-    "required": ["type", "title", "status", "supported_versions"],
+    "required": ["type", "title", "status"],
 }
 _OPERATIONS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 # The assets FastAPI's own /docs page loads, plus the preset that draws the picker.

@@ -106,10 +106,33 @@ def validate_value(attribute: InstrumentedAttribute[Any], value: object, *, labe
     if python_type is None:
         return value
     try:
-        return _adapter(python_type).validate_python(value)
+        checked = _adapter(python_type).validate_python(value)
     except ValidationError as error:
         reason = error.errors()[0]["msg"]
         raise InvalidQuery(f"{label}: {reason} (got {value!r})") from None
+    _check_storable(attribute, checked, label)
+    return checked
+
+
+# The integer range of each PostgreSQL integer type, by SQLAlchemy type name.
+_INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
+
+
+def _check_storable(attribute: InstrumentedAttribute[Any], value: object, label: str) -> None:
+    """Refuse values PostgreSQL would reject with a data error, with a clear message."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidQuery(f"{label}: text cannot contain NUL characters")
+    if isinstance(value, int) and not isinstance(value, bool):
+        bits = next(
+            (
+                width
+                for kind in type(attribute.type).__mro__
+                if (width := _INTEGER_BITS.get(kind.__name__)) is not None
+            ),
+            None,
+        )
+        if bits is not None and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise InvalidQuery(f"{label}: {value} is out of range for a {bits}-bit integer")
 
 
 def build_filters(mapper: Mapper[Any], filters: Mapping[str, object]) -> list[ColumnElement[bool]]:

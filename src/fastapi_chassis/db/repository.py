@@ -117,7 +117,8 @@ class AsyncRepository(Generic[ModelT]):
         order_by: str | None = None,
         include_deleted: bool = False,
         only_deleted: bool = False,
-        **filters: object,
+        filters: Mapping[str, object] | None = None,
+        **conditions: object,
     ) -> Page[ModelT]:
         """Return a page of rows, in keyset order.
 
@@ -129,8 +130,10 @@ class AsyncRepository(Generic[ModelT]):
                 primary key breaks ties.
             include_deleted: Also list soft-deleted rows.
             only_deleted: List only soft-deleted rows (a trash view).
-            **filters: ``field`` or ``field__operator`` conditions
-                (see :mod:`fastapi_chassis.db.filters`).
+            filters: ``field`` or ``field__operator`` conditions as a mapping, for
+                conditions built at run time (a query string, say).
+            **conditions: The same conditions as keyword arguments; both forms
+                combine (see :mod:`fastapi_chassis.db.filters`).
 
         Raises:
             InvalidQuery: For a bad limit, ordering, filter or cursor.
@@ -144,7 +147,8 @@ class AsyncRepository(Generic[ModelT]):
             raise InvalidQuery(f"cannot order by {ordering!r}: the field is nullable")
         keys = [sort_attribute] if sort_attribute is self._pk else [sort_attribute, self._pk]
 
-        statement = select(self.model).where(*build_filters(self._mapper, filters))
+        criteria = {**(filters or {}), **conditions}
+        statement = select(self.model).where(*build_filters(self._mapper, criteria))
         if after is not None:
             raw = decode_cursor(after, ordering, len(keys))
             values = [

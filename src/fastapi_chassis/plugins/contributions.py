@@ -64,12 +64,14 @@ class CheckLevel(StrEnum):
 class ReadinessCheck:
     """A readiness check contributed by a plugin.
 
-    The check is an async function: it returns normally (optionally with a short
-    message) when the dependency is usable and raises when it is not.
+    The check returns normally (optionally with a short message) when the
+    dependency is usable and raises when it is not. Async functions are awaited;
+    plain functions run in a worker thread, so a blocking client cannot stall
+    the event loop.
 
     Attributes:
         name: Shown in the readiness report and usable in ``/health/ready/{name}``.
-        check: The coroutine function to run.
+        check: The function to run.
         timeout: Seconds after which the check counts as failed.
         level: Whether a failure makes the service unready or only warns.
         cache_seconds: Reuse a result for this long (0 runs the check every time),
@@ -77,7 +79,15 @@ class ReadinessCheck:
     """
 
     name: str
-    check: Callable[[], Awaitable[str | None]]
+    check: Callable[[], Awaitable[str | None]] | Callable[[], str | None]
     timeout: float = 2.0
     level: CheckLevel = CheckLevel.FAIL
     cache_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not callable(self.check):
+            raise TypeError(f"readiness check {self.name!r}: check must be callable")
+        if self.timeout <= 0:
+            raise ValueError(f"readiness check {self.name!r}: timeout must be positive")
+        if self.cache_seconds < 0:
+            raise ValueError(f"readiness check {self.name!r}: cache_seconds cannot be negative")

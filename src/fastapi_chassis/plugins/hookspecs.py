@@ -132,20 +132,23 @@ class ChassisHookspecs:
 
     @hookspec
     def chassis_readiness_checks(
-        self, settings: ChassisSettings
+        self, settings: ChassisSettings, app: FastAPI
     ) -> Sequence[ReadinessCheck] | None:
         """Contribute checks to ``GET /health/ready``.
 
-        Called once at start-up. Returns :class:`ReadinessCheck` records; each check
-        is an async function that raises when its dependency is unusable. Checks
-        run concurrently, each with its own timeout.
+        Called once at start-up, after every plugin's ``chassis_startup``, with the
+        settings and the application (``app.state.chassis`` holds the engine and
+        sessionmaker, so a check can use the application's database). Returns
+        :class:`ReadinessCheck` records; each check is a function (async or not)
+        that raises when its dependency is unusable. Checks run concurrently, each
+        with its own timeout.
 
         Example:
             ```python
             @hookimpl
-            def chassis_readiness_checks(settings):
+            def chassis_readiness_checks(settings, app):
                 async def redis_ping():
-                    await redis.ping()
+                    await app.state.redis.ping()
                 return [ReadinessCheck("redis", redis_ping, timeout=1.0)]
             ```
         """

@@ -52,7 +52,7 @@ async def list_customers(
         order_by="-id",
         include_deleted=deleted.include_deleted,
         only_deleted=deleted.only_deleted,
-        **{name: value for name, value in filters.items() if value is not None},
+        filters={name: value for name, value in filters.items() if value is not None},
     )
     return Page(
         items=[CustomerOut.of(item) for item in result.items], next_cursor=result.next_cursor

@@ -84,7 +84,7 @@ async def list_orders(
         # Every option is passed by name, so the filters unpacked below type-check.
         include_deleted=False,
         only_deleted=False,
-        **{name: value for name, value in filters.items() if value is not None},
+        filters={name: value for name, value in filters.items() if value is not None},
     )
     return Page(items=[OrderOut.of(item) for item in result.items], next_cursor=result.next_cursor)
 
