@@ -4,6 +4,12 @@ The limit is checked twice: against ``Content-Length`` before the application
 runs, and against the bytes actually received, for chunked uploads that announce
 no length. When a stream goes over, the middleware answers 413 at once and tells
 the application the client has gone, so nothing past the limit is read or kept.
+
+Counting costs a wrapper around ``receive`` and ``send`` on every request, so it
+is skipped where HTTP/1 framing already bounds the body: the server delivers no
+more than a ``Content-Length`` within the limit, and a request with neither
+``Content-Length`` nor ``Transfer-Encoding`` has no body at all (RFC 9112,
+section 6.3). Other requests (chunked, HTTP/2 and later) are counted.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ if TYPE_CHECKING:
     from fastapi_chassis.settings import ChassisSettings
 
 __all__ = ["BodyLimitPlugin", "BodySizeLimitMiddleware"]
+
+# Versions whose framing (Content-Length, or no body without Transfer-Encoding)
+# the server enforces before the application sees the body.
+_FRAMED_VERSIONS = frozenset({"1.0", "1.1"})
 
 
 def _too_large(limit: int, path: str) -> Problem:
@@ -52,17 +62,27 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
+        declared = None
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > limit:
-                    problem = (
-                        _too_large(limit, scope["path"])
-                        if value.isdigit()
-                        else Problem(400, kind="bad-request", detail="invalid Content-Length")
-                    )
-                    await send_problem(send, problem)
-                    return
-                break
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            problem = (
+                _too_large(limit, scope["path"])
+                if declared.isdigit()
+                else Problem(400, kind="bad-request", detail="invalid Content-Length")
+            )
+            await send_problem(send, problem)
+            return
+        if not chunked and scope.get("http_version") in _FRAMED_VERSIONS:
+            await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
         answered = False
 

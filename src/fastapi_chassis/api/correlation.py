@@ -13,9 +13,11 @@ and exception handlers can read it, which asgi-correlation-id cannot offer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi_chassis.api.facts import facts_for
+from fastapi_chassis.api.lifecycle import RESPONSE_HEADERS
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
 from fastapi_chassis.db.uuid7 import uuid7
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
@@ -36,6 +38,19 @@ _ALTERNATIVE_HEADER = "X-Request-ID"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _NULL_TRACE = "0" * 32
 _NULL_SPAN = "0" * 16
+
+
+def _id_generator() -> Callable[[], str]:
+    # A correlation id is text: uuid_utils' own UUID object formats itself ten
+    # times faster than uuid.UUID, so the id is made from it when available.
+    try:
+        from uuid_utils import uuid7 as native_uuid7  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - exercised where the wheel is missing
+        return lambda: str(uuid7())
+    return lambda: str(native_uuid7())
+
+
+_new_id = _id_generator()
 
 
 def parse_traceparent(value: str) -> str | None:
@@ -93,14 +108,16 @@ class CorrelationIdMiddleware:
             await self.app(scope, receive, send)
             return
         primary = alternative = traceparent = None
+        header, alternative_header = self._header, self._alternative
         for name, value in scope["headers"]:
-            if name == self._header:
+            if name == header:
                 primary = value
-            elif name == self._alternative:
+            elif name == alternative_header:
                 alternative = value
             elif name == b"traceparent":
                 traceparent = value
-        correlation_id = self._accept(primary or alternative or b"") or str(uuid7())
+        incoming = primary or alternative
+        correlation_id = (self._accept(incoming) if incoming else None) or _new_id()
         trace_id = None
         traceparent_text = None
         if traceparent is not None:
@@ -120,16 +137,25 @@ class CorrelationIdMiddleware:
         facts.trace_id = trace_id
         facts.context = context
         echoed = (self._header, correlation_id.encode("ascii"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
+        outer_headers: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS)
         try:
-            await self.app(scope, receive, send_with_id)
+            if outer_headers is not None:
+                # The chassis's outermost layer adds it to the response.
+                outer_headers.append(echoed)
+                await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, _echoing(send, echoed))
         finally:
             unbind_context(token)
+
+
+def _echoing(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def send_with_header(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), header]
+        await send(message)
+
+    return send_with_header
 
 
 class CorrelationPlugin:

@@ -8,6 +8,11 @@ traceback). This layer sits outside it: it owns the request's
 ``chassis_request_finished`` hook find it), renders a problem response itself if
 nothing was sent yet, and calls the ``chassis_request_finished`` implementations
 once the response is complete.
+
+It also adds the headers that inner layers ask for through the scope (see
+:data:`RESPONSE_HEADERS`): a layer that knows its header when the request
+arrives (the correlation id) then needs no ``send`` wrapper of its own, which
+saves two calls per request for each such layer.
 """
 
 from __future__ import annotations
@@ -16,14 +21,21 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from fastapi_chassis.api.correlation import CORRELATION_HEADER
 from fastapi_chassis.api.facts import RequestFacts, begin_request, end_request
 from fastapi_chassis.api.problems import Problem, send_problem
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestFinished", "RequestLifecycleMiddleware"]
+__all__ = ["RESPONSE_HEADERS", "RequestFinished", "RequestLifecycleMiddleware"]
+
+RESPONSE_HEADERS = "fastapi_chassis.response_headers"
+"""Scope key of a list of ``(name, value)`` byte pairs added to the response's headers.
+
+Set by :class:`RequestLifecycleMiddleware` for every HTTP request it handles; a
+layer inside it appends to the list instead of wrapping ``send``. Absent when no
+such layer runs outside (a middleware used on its own wraps ``send`` instead).
+"""
 
 logger = logging.getLogger("fastapi_chassis.requests")
 
@@ -50,11 +62,15 @@ class RequestLifecycleMiddleware:
             await self.app(scope, receive, send)
             return
         facts, token = begin_request(scope)
+        extra_headers: list[tuple[bytes, bytes]] = []
+        scope[RESPONSE_HEADERS] = extra_headers
 
         async def send_observed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 facts.status = message["status"]
                 facts.response_started = True
+                if extra_headers:
+                    message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
         try:
@@ -76,7 +92,7 @@ class RequestLifecycleMiddleware:
 
     @staticmethod
     async def _answer(facts: RequestFacts, send: Send) -> None:
-        headers = {CORRELATION_HEADER: facts.correlation_id} if facts.correlation_id else None
+        # ``send`` adds the headers inner layers asked for, the correlation id among them.
         problem = Problem(500, kind="internal-error", instance=facts.path)
         problem.extensions["correlation_id"] = facts.correlation_id
-        await send_problem(send, problem, headers=headers)
+        await send_problem(send, problem)

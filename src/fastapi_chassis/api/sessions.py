@@ -115,25 +115,32 @@ class TransactionMiddleware:
             nonlocal replaced
             if replaced:
                 return  # the endpoint's own body, after we answered instead
-            if message["type"] == "http.response.start":
-                pending = [item for item in scope.get(_SCOPE_KEY, ()) if not item.done]
-                if pending:
-                    try:
-                        for transaction in pending:
-                            await transaction.commit()
-                    except Exception as error:
-                        conditional = any(name == b"if-match" for name, _ in scope["headers"])
-                        problem = problem_for(
-                            error, conditional=conditional, instance=scope.get("path")
-                        )
-                        if problem.status >= 500:  # noqa: PLR2004
-                            raise
-                        replaced = True
-                        await send_problem(send, problem)
-                        return
+            # Most requests open no session: one dict lookup and they pass.
+            if message["type"] == "http.response.start" and _SCOPE_KEY in scope:
+                replaced = await _commit_or_answer(scope, send)
+                if replaced:
+                    return
             await send(message)
 
         await self.app(scope, receive, send_after_commit)
+
+
+async def _commit_or_answer(scope: Scope, send: Send) -> bool:
+    """Commit the request's open transactions; answer with a problem if that fails.
+
+    Returns whether a problem was sent in place of the application's response.
+    """
+    try:
+        for transaction in scope[_SCOPE_KEY]:
+            await transaction.commit()
+    except Exception as error:
+        conditional = any(name == b"if-match" for name, _ in scope["headers"])
+        problem = problem_for(error, conditional=conditional, instance=scope.get("path"))
+        if problem.status >= 500:  # noqa: PLR2004
+            raise
+        await send_problem(send, problem)
+        return True
+    return False
 
 
 class TransactionPlugin:
