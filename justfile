@@ -48,4 +48,4 @@ ci:
 
 # Run the example shop on http://127.0.0.1:8000 (embedded PostgreSQL, black-friday data).
 demo:
-    cd examples/shop && just run
+    cd examples/shop && just demo

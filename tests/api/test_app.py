@@ -134,3 +134,39 @@ async def test_the_lifespan_leaves_no_connection_behind(
     finally:
         await engine.dispose()
     assert count == 0
+
+
+class Recorder:
+    def __init__(self, name: str, log: list[str], *, fail: bool = False) -> None:
+        self.name = name
+        self.log = log
+        self.fail = fail
+
+    @hookimpl
+    async def chassis_startup(self) -> None:
+        if self.fail:
+            raise RuntimeError("cannot start")
+        self.log.append(f"start {self.name}")
+
+    @hookimpl
+    async def chassis_shutdown(self) -> None:
+        self.log.append(f"stop {self.name}")
+
+
+@pytest.mark.asyncio
+async def test_a_failed_start_up_shuts_down_only_what_started(make_app: AppFactory) -> None:
+    from fastapi_chassis.plugins import PluginError
+
+    log: list[str] = []
+    plugins = [
+        Recorder("first", log),
+        Recorder("second", log),
+        Recorder("broken", log, fail=True),
+        Recorder("never", log),
+    ]
+    app = make_app(plugins)
+    with pytest.raises(PluginError, match="'broken' failed in hook chassis_startup"):
+        async with running(app):
+            pass
+    assert log == ["start first", "start second", "stop second", "stop first"]
+    assert app.state.chassis.engine is None

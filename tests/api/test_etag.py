@@ -87,12 +87,13 @@ async def test_conditional_writes_round_trip(make_app: AppFactory) -> None:
         item_id = (await client.post("/items/etag-1")).json()["id"]
         read = await client.get(f"/items/{item_id}")
         tag = read.headers["etag"]
-        assert tag == '"1"'
+        # Row version 1 as served by API version 1 (the default).
+        assert tag == '"1.1"'
         written = await client.put(
             f"/items/{item_id}", json={"name": "renamed"}, headers={"If-Match": tag}
         )
         assert written.status_code == 200
-        assert written.headers["etag"] == '"2"'
+        assert written.headers["etag"] == '"2.1"'
         stale = await client.put(
             f"/items/{item_id}", json={"name": "again"}, headers={"If-Match": tag}
         )
@@ -101,7 +102,7 @@ async def test_conditional_writes_round_trip(make_app: AppFactory) -> None:
         missing = await client.put(f"/items/{item_id}", json={"name": "blind"})
         assert missing.status_code == 428
         weak = await client.put(
-            f"/items/{item_id}", json={"name": "weak"}, headers={"If-Match": 'W/"2"'}
+            f"/items/{item_id}", json={"name": "weak"}, headers={"If-Match": 'W/"2.1"'}
         )
         assert weak.status_code == 412
         star = await client.put(
@@ -113,7 +114,7 @@ async def test_conditional_writes_round_trip(make_app: AppFactory) -> None:
         assert unconditional.status_code == 200
         final = await client.get(f"/items/{item_id}")
     assert final.json() == {"name": "free"}
-    assert final.headers["etag"] == '"3"'
+    assert final.headers["etag"] == '"3.1"'
 
 
 def test_etags_name_the_api_version_and_only_match_it() -> None:

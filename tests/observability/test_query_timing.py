@@ -31,6 +31,16 @@ settings = api_fixtures.settings
 make_app = api_fixtures.make_app
 
 
+@pytest.fixture(autouse=True)
+def _no_audit_context_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once any test has audited a table, every later session transaction starts
+    # with one set_config() statement for the audit triggers; the exact counts
+    # below are about the application's own statements.
+    from fastapi_chassis.db.audit import propagation
+
+    monkeypatch.setattr(propagation._Switch, "on", False)
+
+
 class DatabaseRoutes:
     """Endpoints that run a known number of statements, and a record of each request's facts."""
 

@@ -20,7 +20,18 @@ def correlation_id() -> str | None:
 def api_version() -> str | None:
     """The API version serving the current request (``Depends(api_version)`` or a plain call).
 
-    ``None`` outside a request, or where no version middleware runs.
+    The version :class:`~fastapi_chassis.api.APIVersionMiddleware` chose from the
+    ``X-API-Version`` header, or the default one when the header is absent. A
+    versioned route reached without the middleware (``chassis.versioning``
+    disabled) is served by, and reports, the default version. ``None`` outside a
+    request, and on routes outside versioning when the header names no version.
+
+    Example:
+        ```python
+        @router.get("/orders/{order_id}")
+        async def read(order_id: UUID, version: Annotated[str, Depends(api_version)]):
+            ...
+        ```
     """
     facts = current_facts()
     return facts.api_version if facts is not None else None

@@ -29,9 +29,14 @@ report the largest value among live processes.
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+# prometheus-client is imported when the metrics are first made, not with this
+# module: its multiprocess mode is chosen by the environment at import time, and
+# the application may set that up after the events package has been imported.
 
 __all__ = ["RelayMetrics"]
 
@@ -53,6 +58,8 @@ class RelayMetrics:
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter, Gauge, Histogram  # noqa: PLC0415
+
         self.registry = registry
         self.published = Counter(
             "chassis_outbox_published",
@@ -106,5 +113,7 @@ class RelayMetrics:
         """Return the process-wide metrics on the global registry, creating them once."""
         with cls._lock:
             if cls._default is None:
+                from prometheus_client import REGISTRY  # noqa: PLC0415
+
                 cls._default = cls(REGISTRY)
             return cls._default
