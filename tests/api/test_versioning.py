@@ -29,6 +29,10 @@ class EchoPlugin:
         async def echo(request: Request) -> dict[str, object]:
             return {"version": api_version()}
 
+        @self.router.get("/broken")
+        async def broken() -> None:
+            raise RuntimeError("a bug")
+
     @hookimpl
     def chassis_routers(self) -> list[object]:
         return [self.router]
@@ -338,3 +342,15 @@ def test_deprecations_read_iso_and_http_dates() -> None:
 def test_deprecation_settings_are_checked(deprecations: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ChassisSettings(database_url=None, api_versions=["1"], deprecated_api_versions=deprecations)
+
+
+@pytest.mark.asyncio
+async def test_a_500_still_names_the_version_and_its_deprecation(app: FastAPI) -> None:
+    async with running(app) as client:
+        response = await client.get("/broken", headers=v("1"))
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-api-version"] == "1"
+    assert response.headers["vary"] == "X-API-Version"
+    assert response.headers["deprecation"] == f"@{DEPRECATED_AT}"
+    assert response.headers["x-correlation-id"] == response.json()["correlation_id"]

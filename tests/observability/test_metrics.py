@@ -210,9 +210,12 @@ async def test_the_in_flight_gauge_counts_requests_being_handled(make: AppMaker)
 
 
 @pytest.mark.asyncio
-async def test_duration_lasts_until_the_last_byte_and_streams_pass_untouched() -> None:
-    app = plain_app()
-    async with client(app) as http:
+@pytest.mark.parametrize("make", [plain_app, chassis_app])
+async def test_duration_lasts_until_the_last_byte_and_streams_pass_untouched(
+    make: AppMaker,
+) -> None:
+    app = make()
+    async with running(app), client(app) as http:
         assert (await http.get("/slow")).status_code == 200
         streamed = await http.get("/stream")
         exposition = await scrape(http)
@@ -229,8 +232,10 @@ async def test_duration_lasts_until_the_last_byte_and_streams_pass_untouched() -
 
 
 @pytest.mark.asyncio
-async def test_background_tasks_do_not_count_as_response_time() -> None:
-    async with client(plain_app()) as http:
+@pytest.mark.parametrize("make", [plain_app, chassis_app])
+async def test_background_tasks_do_not_count_as_response_time(make: AppMaker) -> None:
+    app = make()
+    async with running(app), client(app) as http:
         assert (await http.get("/later")).status_code == 200
         exposition = await scrape(http)
     later = {"route": "/later", "status": "200"}

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi_chassis.api.facts import facts_for
-from fastapi_chassis.api.lifecycle import RESPONSE_HEADERS
+from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
 from fastapi_chassis.db.uuid7 import uuid7
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
 from fastapi_chassis.plugins.markers import hookimpl
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "CORRELATION_HEADER",
@@ -136,26 +136,11 @@ class CorrelationIdMiddleware:
         facts.correlation_id = correlation_id
         facts.trace_id = trace_id
         facts.context = context
-        echoed = (self._header, correlation_id.encode("ascii"))
-        outer_headers: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS)
+        echoed = ((self._header, correlation_id.encode("ascii")),)
         try:
-            if outer_headers is not None:
-                # The chassis's outermost layer adds it to the response.
-                outer_headers.append(echoed)
-                await self.app(scope, receive, send)
-            else:
-                await self.app(scope, receive, _echoing(send, echoed))
+            await self.app(scope, receive, add_headers(scope, send, echoed))
         finally:
             unbind_context(token)
-
-
-def _echoing(send: Send, header: tuple[bytes, bytes]) -> Send:
-    async def send_with_header(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), header]
-        await send(message)
-
-    return send_with_header
 
 
 class CorrelationPlugin:

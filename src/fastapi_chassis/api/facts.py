@@ -70,6 +70,8 @@ class RequestFacts:
         db_queries: SQL statements executed for this request.
         db_time: Seconds spent executing them.
         response_started: Whether the response has started (headers sent).
+        response_ended: ``time.perf_counter()`` when the last body message was
+            sent, if it was.
     """
 
     method: str
@@ -87,6 +89,7 @@ class RequestFacts:
     db_queries: int = 0
     db_time: float = 0.0
     response_started: bool = False
+    response_ended: float | None = None
     finished: bool = False
 
     @property

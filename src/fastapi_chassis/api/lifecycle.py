@@ -18,7 +18,8 @@ saves two calls per request for each such layer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from fastapi_chassis.api.facts import RequestFacts, begin_request, end_request
@@ -27,17 +28,49 @@ from fastapi_chassis.api.problems import Problem, send_problem
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RESPONSE_HEADERS", "RequestFinished", "RequestLifecycleMiddleware"]
+__all__ = ["RESPONSE_HEADERS", "RequestFinished", "RequestLifecycleMiddleware", "add_headers"]
 
 RESPONSE_HEADERS = "fastapi_chassis.response_headers"
 """Scope key of a list of ``(name, value)`` byte pairs added to the response's headers.
 
 Set by :class:`RequestLifecycleMiddleware` for every HTTP request it handles; a
-layer inside it appends to the list instead of wrapping ``send``. Absent when no
-such layer runs outside (a middleware used on its own wraps ``send`` instead).
+layer inside it appends to the list instead of wrapping ``send``. Its presence
+also means the facts' ``status``, ``response_started`` and ``response_ended``
+are kept up to date by that layer, so inner layers need not watch ``send`` for
+them. Absent when no such layer runs outside (a middleware used on its own
+wraps ``send`` instead).
 """
 
 logger = logging.getLogger("fastapi_chassis.requests")
+
+
+def add_headers(scope: Scope, send: Send, headers: Iterable[tuple[bytes, bytes]]) -> Send:
+    """Have ``headers`` added to the response of an HTTP request; return the ``send`` to use.
+
+    Under :class:`RequestLifecycleMiddleware` the headers join its
+    :data:`RESPONSE_HEADERS` list and ``send`` comes back unchanged; elsewhere
+    ``send`` is wrapped to append them to the ``http.response.start`` message.
+    Either way they are on every response, a 500 rendered by the outermost layer
+    included when that layer is the lifecycle one.
+
+    Args:
+        scope: The request's scope.
+        send: The ``send`` the caller was given.
+        headers: ``(name, value)`` byte pairs, names in lower case.
+    """
+    outer: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS)
+    if outer is not None:
+        outer.extend(headers)
+        return send
+    added = tuple(headers)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *added]
+        await send(message)
+
+    return send_with_headers
+
 
 RequestFinished = Callable[[RequestFacts], None]
 """A callback that receives the facts of every finished request."""
@@ -71,6 +104,8 @@ class RequestLifecycleMiddleware:
                 facts.response_started = True
                 if extra_headers:
                     message["headers"] = [*message.get("headers", ()), *extra_headers]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                facts.response_ended = perf_counter()
             await send(message)
 
         try:

@@ -29,12 +29,13 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from fastapi_chassis.api.facts import begin_request, end_request
+from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.api.problems import Problem, send_problem
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
 from fastapi_chassis.plugins.markers import hookimpl
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from fastapi_chassis.settings import APIDeprecation, ChassisSettings
 
@@ -271,11 +272,11 @@ class APIVersionMiddleware:
                     facts.api_version = served.version
                 headers = refusal.headers
                 if not self.defer_refusal and not scope["path"].startswith(self._exempt):
-                    await answer_refusal(refusal, scope, _with_headers(send, headers))
+                    await answer_refusal(refusal, scope, add_headers(scope, send, headers))
                     return
                 scope[VERSION_SCOPE_KEY] = refusal
             await self.app(
-                scope, receive, send if kind == "websocket" else _with_headers(send, headers)
+                scope, receive, send if kind == "websocket" else add_headers(scope, send, headers)
             )
         finally:
             if token is not None:
@@ -311,15 +312,6 @@ class APIVersionMiddleware:
             supported_versions=self._supported(),
             headers=served.headers,
         )
-
-
-def _with_headers(send: Send, headers: RawHeaders) -> Send:
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), *headers]
-        await send(message)
-
-    return send_with_headers
 
 
 async def answer_refusal(refusal: VersionRefusal, scope: Scope, send: Send) -> None:

@@ -34,6 +34,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from fastapi_chassis.api.facts import begin_request, end_request, track_route_templates
+from fastapi_chassis.api.lifecycle import RESPONSE_HEADERS
 from fastapi_chassis.observability._request_series import (
     Layout,
     LocalSeries,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from fastapi_chassis.api.facts import RequestFacts
     from fastapi_chassis.settings import ChassisSettings
 
 __all__ = [
@@ -197,27 +199,19 @@ class MetricsMiddleware:
         facts, token = begin_request(scope)
         method = facts.method if facts.method in _METHODS else OTHER_METHOD
         series = self._series
-        ended = 0.0
-
-        async def send_observed(message: Message) -> None:
-            nonlocal ended
-            if message["type"] == "http.response.start":
-                facts.status = message["status"]
-                facts.response_started = True
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                ended = time.perf_counter()
-            await send(message)
-
+        # Under the chassis's outermost layer the facts already follow the
+        # response; on its own, this layer watches ``send`` itself.
+        observed = send if RESPONSE_HEADERS in scope else _observing(send, facts)
         series.start(method)
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(scope, receive, observed)
         finally:
             series.stop(method)
             route = facts.route or facts.resolve_route(scope)
             # No response at all means the exception escaped: the outermost
             # chassis layer (or the server) answers 500.
             key = (method, route, facts.status or 500, facts.api_version)
-            duration = (ended or time.perf_counter()) - facts.started
+            duration = (facts.response_ended or time.perf_counter()) - facts.started
             series.record(key, duration, facts.db_queries, facts.db_time)
             if token is not None:
                 end_request(scope, facts, token)
@@ -372,3 +366,17 @@ class MetricsPlugin:
         engine = app.state.chassis.engine
         if engine is not None:
             remove_query_timing(engine)
+
+
+def _observing(send: Send, facts: RequestFacts) -> Send:
+    """Wrap ``send`` to keep the facts' status and end of response up to date."""
+
+    async def send_observed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            facts.status = message["status"]
+            facts.response_started = True
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            facts.response_ended = time.perf_counter()
+        await send(message)
+
+    return send_observed
