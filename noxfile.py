@@ -56,8 +56,10 @@ def _install_project(session: nox.Session, extras: str, *groups: str) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite with branch coverage.
 
-    Without arguments the run fails below ``fail_under`` in pyproject.toml; with
-    pytest arguments (usually a subset of the suite) the report is only printed.
+    Without arguments the whole suite runs on pytest-xdist workers (one per CPU, at
+    most four) and fails below ``fail_under`` in pyproject.toml; with pytest
+    arguments (usually a subset of the suite) it runs as they say and the report
+    is only printed. Child processes (inner pytest runs, servers) are measured too.
     Each run keeps its coverage data apart, by session and by where the database
     came from, so a second run against another server does not overwrite it.
     """
@@ -68,7 +70,8 @@ def tests(session: nox.Session) -> None:
     env = {"COVERAGE_FILE": str(data_dir / ".coverage")}
     # Stale parallel files from an interrupted run would be combined into this one.
     session.run("coverage", "erase", env=env)
-    session.run("coverage", "run", "-m", "pytest", *session.posargs, env=env)
+    arguments = session.posargs or ["--numprocesses", "auto", "--maxprocesses", "4"]
+    session.run("coverage", "run", "-m", "pytest", *arguments, env=env)
     session.run("coverage", "combine", "--quiet", env=env)
     report = ["coverage", "report"]
     if session.posargs:
