@@ -40,6 +40,18 @@ class Failing:
         async def overflow(session: SessionDep) -> None:
             await session.execute(text("SELECT CAST(:n AS integer)"), {"n": "99999999999"})
 
+        @router.post("/violations/{kind}")
+        async def violate(kind: str, session: SessionDep) -> None:
+            # A temporary table: each session has its own, nothing to clean up.
+            await session.execute(
+                text(
+                    "CREATE TEMPORARY TABLE gauge (level integer NOT NULL"
+                    " CONSTRAINT gauge_level_positive CHECK (level > 0))"
+                )
+            )
+            level = "NULL" if kind == "null" else "-1"
+            await session.execute(text(f"INSERT INTO gauge (level) VALUES ({level})"))
+
         @router.get("/structured")
         async def structured() -> None:
             raise HTTPException(status_code=400, detail={"internal": "state"})
@@ -107,3 +119,19 @@ def test_problem_mapping_of_conflicts() -> None:
     assert unknown.status == 500
     assert unknown.detail is None
     assert "secret" not in unknown.body().decode()
+
+
+@pytest.mark.asyncio
+async def test_check_and_not_null_violations_are_409s_naming_what_was_broken(
+    make_app: AppFactory,
+) -> None:
+    async with running(make_app([Failing()])) as client:
+        check = await client.post("/violations/check")
+        null = await client.post("/violations/null")
+    for response in (check, null):
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/constraint-violation")
+        assert "INSERT" not in response.text
+    assert check.json()["constraint"] == "gauge_level_positive"
+    assert null.json()["column"] == "level"

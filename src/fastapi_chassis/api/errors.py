@@ -41,10 +41,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ErrorsPlugin", "install_exception_handlers", "problem_for"]
 
-_UNIQUE = "23505"
-_FOREIGN_KEY = "23503"
-_EXCLUSION = "23P01"
-_CHECK = "23514"
+# SQLSTATE class 23, integrity constraint violations, by what the client is told.
+_CONSTRAINT_DETAILS = {
+    "23505": "a row with the same unique key exists",
+    "23503": "the change refers to, or is referred to by, another row",
+    "23001": "the change refers to, or is referred to by, another row",
+    "23P01": "the change conflicts with an existing row",
+    "23514": "the values break a rule of the data model",
+    "23502": "a required value is missing",
+}
 
 
 # Exceptions whose message is written for the client, with their status and type.
@@ -117,32 +122,21 @@ def _sqlstate(error: DBAPIError) -> str | None:
 
 
 def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
+    # Every constraint the data model declares is the client's conflict with the
+    # stored state or the rules: 409, naming the constraint (or, for NOT NULL,
+    # the column) but never quoting the SQL or the values.
+    detail = _CONSTRAINT_DETAILS.get(_sqlstate(error) or "")
+    if detail is None:
+        return Problem(500, kind="internal-error", instance=instance)
     cause = getattr(error.orig, "__cause__", None)
-    state = _sqlstate(error)
-    constraint = getattr(cause, "constraint_name", None)
-    extensions = {"constraint": constraint} if constraint else {}
-    if state in {_UNIQUE, _FOREIGN_KEY, _EXCLUSION}:
-        detail = {
-            _UNIQUE: "a row with the same unique key exists",
-            _FOREIGN_KEY: "the change refers to, or is referred to by, another row",
-            _EXCLUSION: "the change conflicts with an existing row",
-        }[state]
-        return Problem(
-            409,
-            kind="constraint-violation",
-            detail=detail,
-            instance=instance,
-            extensions=extensions,
-        )
-    if state == _CHECK:
-        return Problem(
-            422,
-            kind="constraint-violation",
-            detail="the values break a rule of the data model",
-            instance=instance,
-            extensions=extensions,
-        )
-    return Problem(500, kind="internal-error", instance=instance)
+    extensions: dict[str, object] = {}
+    for field in ("constraint", "column"):
+        name = getattr(cause, f"{field}_name", None)
+        if name:
+            extensions[field] = name
+    return Problem(
+        409, kind="constraint-violation", detail=detail, instance=instance, extensions=extensions
+    )
 
 
 def _plain_errors(error: RequestValidationError) -> list[dict[str, object]]:
