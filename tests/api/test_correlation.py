@@ -164,6 +164,7 @@ async def test_traceparent_trace_id_is_kept(make_app: AppFactory) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
+        # pragma: allowlist nextline secret
         (TRACEPARENT, "4bf92f3577b34da6a3ce929d0e0e4736"),
         ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", None),
         ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", None),

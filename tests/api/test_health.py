@@ -13,7 +13,7 @@ from fastapi_chassis.api.health import HEALTH_MEDIA_TYPE
 from fastapi_chassis.plugins import CheckLevel, PluginError, ReadinessCheck
 from tests.api.conftest import AppFactory, running
 
-SECRET = "hunter2-do-not-show"  # noqa: S105 - must never reach a response
+SECRET = "hunter2-do-not-show"  # noqa: S105 - must never reach a response  # pragma: allowlist secret
 
 
 class Checks:

@@ -129,7 +129,7 @@ def test_an_exception_is_rendered_with_its_chain_and_no_local_variables() -> Non
     configure_logging(stream=stream)
 
     def fail() -> None:
-        password = "hunter2"  # noqa: S105 - a local variable that logs must not show
+        password = "hunter2"  # noqa: S105 - a local variable that logs must not show  # pragma: allowlist secret
         try:
             {password: 1}["missing"]
         except KeyError as error:

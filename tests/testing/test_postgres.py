@@ -249,6 +249,7 @@ def test_the_embedded_server_is_found_when_its_wheel_is_installed() -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
+        # pragma: allowlist nextline secret
         ("postgresql://app:s3cret@db.example:5433/app_test", "postgresql+asyncpg://app:s3cret@db.example:5433/app_test"),
         ("postgres://app@db.example/app_test", "postgresql+asyncpg://app@db.example/app_test"),
         ("postgresql+asyncpg://app@db.example/app_test", "postgresql+asyncpg://app@db.example/app_test"),

@@ -32,9 +32,11 @@ logger = logging.getLogger("fastapi_chassis.events.relay")
 def asyncpg_dsn(url: str) -> str:
     """Turn a SQLAlchemy URL (``postgresql+asyncpg://...``) into a DSN asyncpg accepts.
 
+    The password, if the URL has one, is kept.
+
     Example:
-        >>> asyncpg_dsn("postgresql+asyncpg://app:secret@db:5432/shop")
-        'postgresql://app:secret@db:5432/shop'
+        >>> asyncpg_dsn("postgresql+asyncpg://app@db:5432/shop?ssl=require")
+        'postgresql://app@db:5432/shop?ssl=require'
     """
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
