@@ -184,7 +184,7 @@ def audit(session: nox.Session) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build the sdist and wheel, check them with twine, and check the release notes.
+    """Build the sdist and wheel, check them, and install the wheel alone in a fresh venv.
 
     ``-- --release-tag vX.Y.Z`` (the release workflow passes the tag) also checks that
     the tag matches the package version and that CHANGELOG.md has its section.
@@ -196,6 +196,22 @@ def build(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--outdir", str(dist))
     session.run("twine", "check", "--strict", *sorted(str(path) for path in dist.glob("*")))
     session.run("python", "tools/check_release.py", *session.posargs)
+    # The wheel alone, with its runtime dependencies and no extras, in a fresh
+    # virtualenv: the package and its core modules import, and the CLI starts.
+    (wheel,) = dist.glob("*.whl")
+    fresh = Path(session.create_tmp()) / "wheel-venv"
+    session.run("python", "-m", "venv", "--clear", str(fresh))
+    bin_dir = fresh / ("Scripts" if os.name == "nt" else "bin")
+    python = str(bin_dir / "python")
+    session.run(python, "-m", "pip", "install", "--quiet", str(wheel), external=True)
+    session.run(
+        python,
+        "-c",
+        "import fastapi_chassis, fastapi_chassis.api, fastapi_chassis.db, fastapi_chassis.events;"
+        "print('fastapi_chassis', fastapi_chassis.__version__, 'imports')",
+        external=True,
+    )
+    session.run(str(bin_dir / "chassis"), "--help", external=True, silent=True)
 
 
 @nox.session
