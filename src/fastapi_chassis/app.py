@@ -15,9 +15,10 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, TypeGuard, cast
+from typing import TYPE_CHECKING, TypeGuard
 
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -33,8 +34,11 @@ from fastapi_chassis.plugins.manager import ChassisPluginManager, PluginError, f
 from fastapi_chassis.settings import ChassisSettings
 
 if TYPE_CHECKING:
+    from pluggy import HookImpl
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.types import ASGIApp
+
+    from fastapi_chassis.api.facts import RequestFacts
 
 logger = logging.getLogger("fastapi_chassis.app")
 
@@ -151,15 +155,39 @@ def _adjust_settings(manager: ChassisPluginManager, settings: ChassisSettings) -
     return settings
 
 
+_FINISHED = "chassis_request_finished"
+
+
 def _finished_callbacks(manager: ChassisPluginManager) -> list[RequestFinished]:
-    callbacks: list[RequestFinished] = []
-    for impl in manager.implementations("chassis_request_finished"):
-        function = cast("RequestFinished", impl.function)
-        if impl.argnames:
-            callbacks.append(function)
-        else:
-            callbacks.append(lambda _facts, function=function: function())  # type: ignore[misc]
-    return callbacks
+    # Called on every request, so each implementation becomes a direct callback;
+    # with tracing on, they go through the manager, which logs each call.
+    if manager.trace:
+        return [
+            partial(_invoke_traced, manager, impl) for impl in manager.implementations(_FINISHED)
+        ]
+    return [_attributed(impl) for impl in manager.implementations(_FINISHED)]
+
+
+def _invoke_traced(manager: ChassisPluginManager, impl: HookImpl, facts: RequestFacts) -> None:
+    manager.invoke(impl, _FINISHED, {"facts": facts})
+
+
+def _attributed(impl: HookImpl) -> RequestFinished:
+    """Call one implementation; an error it raises names the plugin."""
+    function = impl.function
+    plugin = impl.plugin_name
+    takes_facts = bool(impl.argnames)
+
+    def finished(facts: RequestFacts) -> None:
+        try:
+            if takes_facts:
+                function(facts)
+            else:
+                function()
+        except Exception as error:
+            raise PluginError(plugin, _FINISHED, error) from error
+
+    return finished
 
 
 async def _start_plugins(app: FastAPI, state: ChassisState) -> None:

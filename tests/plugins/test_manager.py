@@ -339,6 +339,13 @@ async def test_trace_logs_every_hook_call_with_plugin_and_duration(
     assert {("chassis_startup", "recorder"), ("chassis_routers", "adjusting")} <= expected
     traced = _traced(caplog)
     assert expected <= set(traced)
+    # Per-request hooks are traced too, once per request and implementation.
+    finished = {pair for pair in traced if pair[0] == "chassis_request_finished"}
+    assert finished == {
+        ("chassis_request_finished", impl.plugin_name)
+        for impl in manager.implementations("chassis_request_finished")
+    }
+    assert finished
     # Once per API version for each implementation.
     routers = [pair for pair in traced if pair[0] == "chassis_routers"]
     assert len(routers) == 2 * len(manager.implementations("chassis_routers"))
@@ -355,3 +362,24 @@ async def test_without_trace_no_hook_call_is_logged(caplog: pytest.LogCaptureFix
         pass
 
     assert _traced(caplog) == []
+
+
+@pytest.mark.asyncio
+async def test_a_failing_request_finished_hook_is_logged_with_its_plugin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        name = "broken-monitor"
+
+        @hookimpl
+        def chassis_request_finished(self) -> None:
+            raise RuntimeError("monitor down")
+
+    async with running(build([Broken()])) as client:
+        response = await client.get("/health/live")
+
+    assert response.status_code == 200
+    failures = [record for record in caplog.records if record.name == "fastapi_chassis.requests"]
+    assert len(failures) == 1
+    assert "broken-monitor" in failures[0].getMessage()
+    assert failures[0].exc_info is not None

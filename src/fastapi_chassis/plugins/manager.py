@@ -80,6 +80,11 @@ class ChassisPluginManager:
         self._sources: dict[str, str] = {}
         self._trace = trace
 
+    @property
+    def trace(self) -> bool:
+        """Whether every hook call is logged (the ``plugins_trace`` setting)."""
+        return self._trace
+
     def register(
         self, plugin: object, name: str | None = None, *, source: str = "explicit"
     ) -> str | None:
