@@ -29,7 +29,13 @@ from starlette.exceptions import HTTPException
 
 from fastapi_chassis.api.etag import PreconditionFailed, PreconditionRequired
 from fastapi_chassis.api.problems import Problem, problem_response
-from fastapi_chassis.db.errors import ConcurrencyConflict, ConflictError, InvalidQuery, NotFound
+from fastapi_chassis.db.errors import (
+    ConcurrencyConflict,
+    ConflictError,
+    InvalidQuery,
+    NotFound,
+    sqlstate,
+)
 from fastapi_chassis.plugins.markers import hookimpl
 
 if TYPE_CHECKING:
@@ -88,7 +94,7 @@ def problem_for(
         return Problem(409, kind="conflict", detail=str(error), instance=instance)
     if isinstance(error, IntegrityError):
         return _constraint_problem(error, instance)
-    if isinstance(error, DBAPIError) and (_sqlstate(error) or "").startswith("22"):
+    if isinstance(error, DBAPIError) and (sqlstate(error) or "").startswith("22"):
         # SQLSTATE class 22: a value the database cannot hold (an integer out of
         # range, a NUL in text). asyncpg's dialect raises these as plain
         # DBAPIError, not DataError, hence the SQLSTATE. The driver's message may
@@ -115,17 +121,11 @@ def problem_for(
     return Problem(500, kind="internal-error", instance=instance)
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
-    cause = getattr(error.orig, "__cause__", None)
-    state = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
-    return state if isinstance(state, str) else None
-
-
 def _constraint_problem(error: IntegrityError, instance: str | None) -> Problem:
     # Every constraint the data model declares is the client's conflict with the
     # stored state or the rules: 409, naming the constraint (or, for NOT NULL,
     # the column) but never quoting the SQL or the values.
-    detail = _CONSTRAINT_DETAILS.get(_sqlstate(error) or "")
+    detail = _CONSTRAINT_DETAILS.get(sqlstate(error) or "")
     if detail is None:
         return Problem(500, kind="internal-error", instance=instance)
     cause = getattr(error.orig, "__cause__", None)

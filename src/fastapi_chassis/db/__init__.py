@@ -9,6 +9,7 @@ from fastapi_chassis.db.errors import (
     InvalidQuery,
     NotFound,
     RestoreConflict,
+    sqlstate,
 )
 from fastapi_chassis.db.primary_key import UUIDv7PrimaryKeyMixin
 from fastapi_chassis.db.repository import MAX_PAGE_SIZE, AsyncRepository, Page
@@ -38,6 +39,7 @@ __all__ = [
     "create_engine",
     "create_sessionmaker",
     "soft_unique_index",
+    "sqlstate",
     "unindexed_foreign_keys",
     "uuid7",
 ]

@@ -22,7 +22,34 @@ __all__ = [
     "InvalidQuery",
     "NotFound",
     "RestoreConflict",
+    "sqlstate",
 ]
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """Return the PostgreSQL SQLSTATE of a database error (``"23505"``), if it has one.
+
+    Accepts SQLAlchemy's wrappers (``IntegrityError`` and the other ``DBAPIError``
+    subclasses) and driver exceptions alike: asyncpg's errors (``sqlstate``),
+    psycopg's (``sqlstate`` or ``pgcode``), and SQLAlchemy's asyncpg adapter
+    errors, which carry asyncpg's as their cause.
+
+    Example:
+        ```python
+        try:
+            await session.flush()
+        except IntegrityError as error:
+            if sqlstate(error) == "23505":  # unique_violation
+                ...
+        ```
+    """
+    original = getattr(error, "orig", None)
+    candidates = (error, original, getattr(original, "__cause__", None), error.__cause__)
+    for candidate in candidates:
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
 
 
 class NotFound(ChassisError, LookupError):

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with
 from sqlalchemy.sql.elements import conv
 
 from fastapi_chassis.db.columns import ColumnRole, column_with_role, role_info
-from fastapi_chassis.db.errors import RestoreConflict
+from fastapi_chassis.db.errors import RestoreConflict, sqlstate
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import ExceptionContext
@@ -192,7 +192,7 @@ def _report_restore_conflict(context: ExceptionContext) -> None:
     if execution is None or not execution.isupdate or execution.compiled is None:
         return
     cause = context.original_exception
-    if _sqlstate(cause) != _UNIQUE_VIOLATION:
+    if sqlstate(cause) != _UNIQUE_VIOLATION:
         return
     statement = execution.compiled.statement
     table = getattr(statement, "table", None)
@@ -211,11 +211,3 @@ def _report_restore_conflict(context: ExceptionContext) -> None:
         getattr(details, "constraint_name", None),
         getattr(details, "detail", None),
     ) from context.sqlalchemy_exception
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    for candidate in (error, error.__cause__):
-        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(state, str):
-            return state
-    return None

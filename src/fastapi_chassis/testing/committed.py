@@ -228,12 +228,14 @@ async def _unprepare(connection: AsyncConnection, *, quiet: bool) -> None:
 async def _restore_round(connection: AsyncConnection, baseline: DatabaseBaseline) -> list[str]:
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
+    from fastapi_chassis.db.errors import sqlstate  # noqa: PLC0415
+
     for attempt in range(_LOCK_ATTEMPTS):
         try:
             changed = await _restore_once(connection, baseline)
         except DBAPIError as error:
             await connection.rollback()
-            locked = getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
+            locked = sqlstate(error) == _LOCK_NOT_AVAILABLE
             if not locked or attempt == _LOCK_ATTEMPTS - 1:
                 raise
             await _release_stuck_transactions(connection)

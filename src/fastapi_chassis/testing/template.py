@@ -300,12 +300,13 @@ async def _build_template(
 async def _create_from(connection: AsyncConnection, template: str, name: str) -> None:
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
+    from fastapi_chassis.db.errors import sqlstate  # noqa: PLC0415
+
     for attempt in range(_CLONE_ATTEMPTS):
         try:
             await connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         except DBAPIError as error:
-            code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-            if code != _OBJECT_IN_USE or attempt == _CLONE_ATTEMPTS - 1:
+            if sqlstate(error) != _OBJECT_IN_USE or attempt == _CLONE_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(_CLONE_PAUSE)
         else:
