@@ -4,6 +4,7 @@ import re
 import uuid
 
 import pytest
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -30,6 +31,10 @@ class Echo:
         @self.router.get("/fail")
         async def fail() -> None:
             raise LookupError("not a chassis error")
+
+        @self.router.get("/structlog")
+        async def bound_in_structlog() -> dict[str, object]:
+            return dict(structlog.contextvars.get_contextvars())
 
     @hookimpl
     def chassis_routers(self, version: str) -> list[APIRouter]:
@@ -200,3 +205,17 @@ async def test_the_middleware_works_on_a_plain_fastapi_app() -> None:
 def test_max_length_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         CorrelationIdMiddleware(FastAPI(), max_length=0)
+
+
+@pytest.mark.asyncio
+async def test_the_ids_are_bound_in_structlog_for_the_request_only(make_app: AppFactory) -> None:
+    structlog.contextvars.clear_contextvars()
+    async with running(make_app([Echo()])) as client:
+        plain = await client.get("/structlog", headers={"X-Correlation-ID": "c-1"})
+        traced = await client.get("/structlog", headers={"traceparent": TRACEPARENT})
+    assert plain.json() == {"correlation_id": "c-1"}
+    assert traced.json() == {
+        "correlation_id": traced.headers["x-correlation-id"],
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    }
+    assert structlog.contextvars.get_contextvars() == {}

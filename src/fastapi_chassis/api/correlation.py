@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
 from fastapi_chassis.api.facts import facts_for
 from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
@@ -63,6 +65,12 @@ def parse_traceparent(value: str) -> str | None:
 
 class CorrelationIdMiddleware:
     """Give every request a correlation id, bind it, and echo it on the response.
+
+    The id (and the W3C trace id, when a valid ``traceparent`` came in) is bound
+    for the request in :mod:`fastapi_chassis.context`, which logs, audited
+    changes and recorded events read, and in structlog's context variables
+    (``correlation_id``, ``trace_id``), for applications that configure structlog
+    themselves with ``merge_contextvars``.
 
     Args:
         app: The ASGI application to wrap.
@@ -132,6 +140,13 @@ class CorrelationIdMiddleware:
             traceparent=traceparent_text,
         )
         token = bind_context(context)
+        # Also in structlog's own context, for applications that configure
+        # structlog themselves with its merge_contextvars processor.
+        structlog_tokens = (
+            bind_contextvars(correlation_id=correlation_id)
+            if trace_id is None
+            else bind_contextvars(correlation_id=correlation_id, trace_id=trace_id)
+        )
         facts = facts_for(scope)
         facts.correlation_id = correlation_id
         facts.trace_id = trace_id
@@ -140,6 +155,7 @@ class CorrelationIdMiddleware:
         try:
             await self.app(scope, receive, add_headers(scope, send, echoed))
         finally:
+            reset_contextvars(**structlog_tokens)
             unbind_context(token)
 
 
