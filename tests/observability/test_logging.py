@@ -7,6 +7,7 @@ import logging.config
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,6 +270,35 @@ def test_write_event_matches_a_structlog_logger() -> None:
     through_structlog.pop("timestamp")
     direct.pop("timestamp")
     assert direct == through_structlog
+
+
+def test_write_event_to_a_file_keeps_order_fields_and_odd_values(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    logger = logging.getLogger("fastapi_chassis.access")
+    with path.open("w", encoding="utf-8") as stream:
+        configure_logging(stream=stream)
+        stream.write("pending text, not yet flushed\n")
+        with request_context(correlation_id="c-3"):
+            structlog.contextvars.bind_contextvars(tenant="acme")
+            try:
+                write_event(logger, logging.INFO, {"event": "request", "status": 200})
+            finally:
+                structlog.contextvars.unbind_contextvars("tenant")
+        write_event(logger, logging.INFO, {"event": "request", "big": 2**70, "name": "zoë"})
+
+    text, first, second = path.read_text(encoding="utf-8").splitlines()
+    assert text == "pending text, not yet flushed"
+    assert json.loads(first) == {
+        "event": "request",
+        "status": 200,
+        "tenant": "acme",
+        "correlation_id": "c-3",
+        "logger": "fastapi_chassis.access",
+        "level": "info",
+        "timestamp": json.loads(first)["timestamp"],
+    }
+    assert json.loads(second)["big"] == 2**70
+    assert json.loads(second)["name"] == "zoë"
 
 
 def test_write_event_goes_through_structlog_when_its_processors_are_replaced() -> None:

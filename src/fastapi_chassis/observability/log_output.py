@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -198,6 +199,8 @@ class LineHandler(logging.Handler):
         self.fixed_stream = stream
         self.line_formatter = formatter
         self.setFormatter(formatter)
+        # The last stream written to and its file descriptor (None: write text).
+        self._descriptor: tuple[TextIO | None, int | None] = (None, None)
 
     def _write_line(self, line: str) -> None:
         stream = self.fixed_stream or sys.stderr
@@ -234,6 +237,63 @@ class LineHandler(logging.Handler):
             raise
         except Exception:  # noqa: BLE001 - as in emit(): report, never raise
             self.handleError(logging.LogRecord(logger.name, level, "", 0, event, (), None))
+
+    def write_json(self, logger: logging.Logger, level: int, event: EventDict) -> None:
+        """Write a processed event that carries no exception as one line of JSON.
+
+        What :meth:`write` does when the renderer is :func:`render_json`, in one
+        step, for callers that checked both. The bytes go to the stream's file
+        descriptor directly, once the stream has nothing of its own pending.
+
+        Args:
+            logger: The logger the event belongs to.
+            level: Its level, as a number.
+            event: The event, after the shared processors.
+        """
+        try:
+            try:
+                line = orjson.dumps(
+                    event,
+                    default=str,
+                    option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE,
+                )
+            except TypeError:
+                line = (_fallback_dumps(event) + "\n").encode()
+            stream = self.fixed_stream or sys.stderr
+            with self.lock:  # type: ignore[union-attr]
+                known_stream, descriptor = self._descriptor
+                if stream is not known_stream:
+                    descriptor = _descriptor(stream)
+                    self._descriptor = (stream, descriptor)
+                if descriptor is None:
+                    stream.write(line.decode())
+                    stream.flush()
+                else:
+                    stream.flush()
+                    _write_all(descriptor, line)
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - as in emit(): report, never raise
+            self.handleError(logging.LogRecord(logger.name, level, "", 0, event, (), None))
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    """The file descriptor under a text stream, if it writes UTF-8 to one."""
+    try:
+        encoding = getattr(stream, "encoding", None)
+        if encoding is None or encoding.replace("-", "").lower() != "utf8":
+            return None
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        # In-memory streams (pytest's capture, io.StringIO) have none.
+        return None
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
 
 
 def sole_line_handler(logger: logging.Logger, level: int) -> LineHandler | None:

@@ -101,6 +101,33 @@ def add_request_context(
     return event_dict
 
 
+def _bound_context_merger() -> Processor:
+    # structlog.contextvars.merge_contextvars walks every context variable of the
+    # task (asyncio's, anyio's, the server's, ...) to find its own. structlog
+    # keeps its own variables in one registry: reading those alone gives the same
+    # fields for a fraction of the cost. Where the registry is not there (another
+    # structlog version), structlog's processor is used.
+    registry = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
+    prefix_length = len(getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", ""))
+    if not isinstance(registry, dict) or not prefix_length:  # pragma: no cover
+        return structlog.contextvars.merge_contextvars
+
+    def merge_bound_context(
+        _logger: WrappedLogger, _method: str, event_dict: EventDict
+    ) -> EventDict:
+        for name, variable in tuple(registry.items()):
+            value = variable.get(Ellipsis)
+            if value is not Ellipsis:
+                event_dict.setdefault(name[prefix_length:], value)
+        return event_dict
+
+    return merge_bound_context
+
+
+merge_bound_context = _bound_context_merger()
+"""A structlog processor: what ``structlog.contextvars.merge_contextvars`` adds, faster."""
+
+
 # Record attributes that are not fields: uvicorn's copy of each message with
 # terminal colours, and what a handler's Formatter set on the record before ours.
 _NOT_FIELDS = ("color_message", "message", "asctime")
@@ -115,7 +142,7 @@ def _drop_non_fields(_logger: WrappedLogger, _method: str, event_dict: EventDict
 def _shared_processors() -> list[Processor]:
     # Run for every line, structlog's and stdlib's alike.
     return [
-        structlog.contextvars.merge_contextvars,
+        merge_bound_context,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         add_request_context,
@@ -158,6 +185,8 @@ class _Installation:
     length: int
     shared: tuple[Processor, ...]
     """The processors every line goes through before rendering."""
+    json: bool
+    """Whether lines are rendered as JSON (by :func:`render_json`)."""
 
 
 _installation: _Installation | None = None
@@ -171,7 +200,7 @@ _METHOD_NAMES = {
 }
 
 
-def _installed_chain() -> tuple[Processor, ...] | None:
+def _installed() -> _Installation | None:
     # The chassis chain is in place unless structlog was configured since, or
     # structlog.testing.capture_logs replaced the processors for a while.
     installed = _installation
@@ -184,7 +213,7 @@ def _installed_chain() -> tuple[Processor, ...] | None:
         or structlog.get_config()["processors"] is not live
     ):
         return None
-    return installed.shared
+    return installed
 
 
 def write_event(logger: logging.Logger, level: int, event_dict: EventDict) -> None:
@@ -209,16 +238,26 @@ def write_event(logger: logging.Logger, level: int, event_dict: EventDict) -> No
             to log goes under ``"exc_info"``. The dict is used up by the call.
     """
     method_name = _METHOD_NAMES.get(level) or logging.getLevelName(level).lower()
-    chain = _installed_chain()
-    if chain is None:
+    installed = _installed()
+    if installed is None:
         event = event_dict.pop("event")
         getattr(structlog.get_logger(logger.name), method_name)(event, **event_dict)
         return
     if not logger.isEnabledFor(level):
         return
-    for processor in chain:
-        event_dict = processor(logger, method_name, event_dict)  # type: ignore[assignment]
     handler = sole_line_handler(logger, level)
+    if handler is not None and installed.json and "exc_info" not in event_dict:
+        # The common case, written out: what the shared processors and the JSON
+        # renderer do, without a call per step.
+        merge_bound_context(logger, method_name, event_dict)
+        event_dict["logger"] = logger.name
+        event_dict["level"] = method_name
+        add_request_context(logger, method_name, event_dict)
+        add_timestamp(logger, method_name, event_dict)
+        handler.write_json(logger, level, event_dict)
+        return
+    for processor in installed.shared:
+        event_dict = processor(logger, method_name, event_dict)  # type: ignore[assignment]
     if handler is not None:
         handler.write(logger, level, method_name, event_dict)
         return
@@ -284,4 +323,4 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     _route_stdlib_loggers()
-    _installation = _Installation(processors, len(processors), tuple(shared))
+    _installation = _Installation(processors, len(processors), tuple(shared), json)
