@@ -40,6 +40,17 @@ class ShopPlugin:
         async def read(product_id: UUID, session: SessionDep) -> dict[str, str]:
             return {"name": (await AsyncRepository(session, Product).get(product_id)).name}
 
+        @router.post("/products/{product_id}/stale-rename")
+        async def stale_rename(product_id: UUID, session: SessionDep) -> dict[str, str]:
+            product = await AsyncRepository(session, Product).get(product_id)
+            # Another writer moves the row on after this request read it.
+            await session.execute(
+                text("UPDATE t_products SET name = 'theirs' WHERE id = :id"), {"id": product_id}
+            )
+            product.name = "ours"
+            await session.flush()  # the ORM's own version check: a bare StaleDataError
+            return {"name": product.name}
+
         @router.post("/explode")
         async def explode(session: SessionDep) -> None:
             session.add(Product(sku="never", name="never"))
@@ -170,3 +181,18 @@ async def test_a_failed_start_up_shuts_down_only_what_started(make_app: AppFacto
             pass
     assert log == ["start first", "start second", "stop second", "stop first"]
     assert app.state.chassis.engine is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("cleanup")
+async def test_the_orms_own_version_check_is_a_409_or_a_412(make_app: AppFactory) -> None:
+    async with running(make_app([ShopPlugin()])) as client:
+        created = (await client.post("/products/app-stale")).json()["id"]
+        plain = await client.post(f"/products/{created}/stale-rename")
+        conditional = await client.post(
+            f"/products/{created}/stale-rename", headers={"If-Match": '"1.1"'}
+        )
+    assert plain.status_code == 409
+    assert conditional.status_code == 412
+    for response in (plain, conditional):
+        assert response.json()["type"].endswith("/concurrency-conflict")

@@ -72,3 +72,27 @@ async def test_cors_preflight_and_exposed_headers(make_app: AppFactory) -> None:
     assert "if-match" in allowed
     assert "x-correlation-id" in simple.headers["access-control-expose-headers"].lower()
     assert "access-control-allow-origin" not in foreign.headers
+
+
+@pytest.mark.asyncio
+async def test_refusals_carry_the_correlation_id_and_cors_headers(make_app: AppFactory) -> None:
+    origin = "https://shop.example.com"
+    app = make_app(
+        [Ping()],
+        trusted_hosts=["api.example.com"],
+        cors_origins=[origin],
+        max_request_body_bytes=10,
+    )
+    async with running(app) as client:
+        untrusted = await client.get(
+            "/ping", headers={"Host": "evil.example.net", "Origin": origin}
+        )
+        too_large = await client.post(
+            "/ping", content=b"x" * 100, headers={"Host": "api.example.com", "Origin": origin}
+        )
+    assert untrusted.status_code == 400
+    assert too_large.status_code == 413
+    for response in (untrusted, too_large):
+        # A browser can read the problem, and support can find the request.
+        assert response.headers["access-control-allow-origin"] == origin
+        assert response.json()["correlation_id"] == response.headers["x-correlation-id"]

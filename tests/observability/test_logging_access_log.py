@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import logging.config
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.testing import capture_logs
@@ -46,6 +47,11 @@ class ShopPlugin:
         @router.get("/quiet")
         async def quiet() -> dict[str, bool]:
             return {"quiet": True}
+
+        @router.get("/later")
+        async def later(tasks: BackgroundTasks) -> dict[str, bool]:
+            tasks.add_task(asyncio.sleep, 0.3)
+            return {"queued": True}
 
         @router.post("/orders/{order_id}/fail")
         async def fail(order_id: int) -> None:
@@ -343,3 +349,43 @@ async def test_disabling_the_plugin_removes_the_access_line(
 
     assert response.status_code == 200
     assert ACCESS_LOGGER not in output
+
+
+@pytest.mark.asyncio
+async def test_the_duration_ends_with_the_response_not_the_background_tasks(
+    make_app: AppFactory,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with running(make_app([ShopPlugin()])) as client:
+        capsys.readouterr()
+        assert (await client.get("/later")).status_code == 200
+        (line,) = by_logger(stderr_lines(capsys), ACCESS_LOGGER)
+    assert line["route"] == "/later"
+    assert line["duration_ms"] < 300
+
+
+class LateMount:
+    name = "test.late-mount"
+
+    @hookimpl
+    def chassis_startup(self, app: FastAPI) -> None:
+        tenant = FastAPI()
+
+        @tenant.get("/items/{item_id}")
+        async def item(item_id: int) -> dict[str, int]:
+            return {"id": item_id}
+
+        app.mount("/tenants/{tenant}", tenant)
+
+
+@pytest.mark.asyncio
+async def test_a_mount_added_at_start_up_reports_its_template_without_metrics(
+    make_app: AppFactory,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app([LateMount()], disabled_plugins=["chassis.metrics"])
+    async with running(app) as client:
+        capsys.readouterr()
+        assert (await client.get("/tenants/acme/items/3")).status_code == 200
+        (line,) = by_logger(stderr_lines(capsys), ACCESS_LOGGER)
+    assert line["route"] == "/tenants/{tenant}/items/{item_id}"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from fastapi_chassis.api.etag import PreconditionFailed, PreconditionRequired
@@ -89,6 +90,16 @@ def problem_for(
             detail="re-read the resource and apply the change to its current version",
             instance=instance,
             extensions={"current_version": error.actual_version},
+        )
+    if isinstance(error, StaleDataError):
+        # The ORM's own version check (a flush of a VersionMixin row that changed
+        # since it was loaded): the same conflict, without the current version.
+        return Problem(
+            412 if conditional else 409,
+            kind="concurrency-conflict",
+            title="The resource changed since it was read",
+            detail="re-read the resource and apply the change to its current version",
+            instance=instance,
         )
     if isinstance(error, ConflictError):
         return Problem(409, kind="conflict", detail=str(error), instance=instance)

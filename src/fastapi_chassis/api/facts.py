@@ -66,7 +66,8 @@ class RequestFacts:
             routed (see :func:`track_route_templates`).
         status: The response status, once the response started.
         exception: The exception that escaped the application, if any.
-        duration: Seconds from ``started`` to the end of the response.
+        duration: Seconds from ``started`` to the end of the response (its last
+            body message; background tasks that run after it are not counted).
         db_queries: SQL statements executed for this request.
         db_time: Seconds spent executing them.
         response_started: Whether the response has started (headers sent).
@@ -116,7 +117,8 @@ class RequestFacts:
         if self.finished:
             return
         self.finished = True
-        self.duration = time.perf_counter() - self.started
+        # To the last byte of the response: background tasks run after it.
+        self.duration = (self.response_ended or time.perf_counter()) - self.started
         if self.route is None:
             self.resolve_route(scope)
 
@@ -228,8 +230,8 @@ def track_route_templates(app: object) -> None:
     of every plain Starlette route in one that records the route in
     ``scope["route"]``. Routes and mounts added later are not wrapped. Calling it
     again wraps only what is new. :class:`~fastapi_chassis.app.ChassisApp` calls
-    it when it builds its middleware stack, and
-    :class:`~fastapi_chassis.api.MetricsMiddleware` on its first request.
+    it when it builds its middleware stack, and its outermost layer and
+    :class:`~fastapi_chassis.api.MetricsMiddleware` on their first request.
 
     Args:
         app: A Starlette or FastAPI application, or a router.

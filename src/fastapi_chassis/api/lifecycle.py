@@ -22,7 +22,12 @@ from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from fastapi_chassis.api.facts import RequestFacts, begin_request, end_request
+from fastapi_chassis.api.facts import (
+    RequestFacts,
+    begin_request,
+    end_request,
+    track_route_templates,
+)
 from fastapi_chassis.api.problems import Problem, send_problem
 
 if TYPE_CHECKING:
@@ -88,12 +93,18 @@ class RequestLifecycleMiddleware:
     def __init__(self, app: ASGIApp, *, on_finished: Sequence[RequestFinished] = ()) -> None:
         self.app = app
         self.on_finished = tuple(on_finished)
+        self._routes_tracked = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self._routes_tracked:
+            # Mounts added once the stack was built (by a startup hook) are
+            # complete by the first request.
+            self._routes_tracked = True
+            track_route_templates(scope.get("app"))
         facts, token = begin_request(scope)
         extra_headers: list[tuple[bytes, bytes]] = []
         scope[RESPONSE_HEADERS] = extra_headers

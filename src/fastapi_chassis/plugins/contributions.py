@@ -16,6 +16,9 @@ __all__ = ["CheckLevel", "MiddlewareOrder", "MiddlewareSpec", "ReadinessCheck"]
 class MiddlewareOrder:
     """Where the built-in middleware sits; lower numbers are further out.
 
+    The request lifecycle layer is outside all of them, and the access line is
+    written from the ``chassis_request_finished`` hook once the response is done.
+
     A plugin picks a number relative to these to place its own middleware, for
     example ``MiddlewareOrder.CORRELATION + 1`` to run right inside the layer that
     binds the correlation id.
@@ -23,12 +26,13 @@ class MiddlewareOrder:
 
     TRACING = 50
     """The OpenTelemetry server span, so it covers every other layer."""
-    TRUSTED_HOSTS = 100
-    CORRELATION = 200
-    ACCESS_LOG = 300
+    CORRELATION = 100
+    """Before anything can refuse a request, so every answer carries the id."""
+    CORS = 200
+    """Outside the layers that refuse requests, so browsers can read their problems."""
+    TRUSTED_HOSTS = 300
     METRICS = 400
     BODY_LIMIT = 500
-    CORS = 600
     VERSIONING = 700
     TRANSACTION = 800
     DEFAULT = 1000
