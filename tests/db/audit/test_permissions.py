@@ -269,6 +269,38 @@ async def test_audit_paused_resumes_when_the_block_ends(engines: dict[str, Async
     ]
 
 
+async def test_the_callers_search_path_cannot_slip_its_own_objects_into_the_audit(
+    engines: dict[str, AsyncEngine], app_roles: Roles
+) -> None:
+    # Each object below shadows one the capture functions use (an operator, a
+    # function, a type); whichever of them ran would do so with the audit owner's
+    # rights. They fail loudly instead, so the audited statement would fail.
+    await execute(app_roles.admin_url, f"CREATE SCHEMA shadow AUTHORIZATION {app_roles.app}")
+    fails = "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked by %', current_user; END $$"
+    async with engines["app"].begin() as connection:
+        for statement in (
+            f"CREATE FUNCTION shadow.boom(integer, integer) RETURNS boolean {fails}",
+            "CREATE OPERATOR shadow.= (FUNCTION = shadow.boom, LEFTARG = int4, RIGHTARG = int4)",
+            f"CREATE FUNCTION shadow.current_setting(text, boolean) RETURNS text {fails}",
+            f"CREATE FUNCTION shadow.to_jsonb(anyelement) RETURNS jsonb {fails}",
+            f"CREATE FUNCTION shadow.refuse(pg_catalog.text) RETURNS boolean {fails}",
+            "CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (shadow.refuse(VALUE))",
+            "SET LOCAL search_path = shadow, pg_catalog, public",
+            "INSERT INTO audit_counters (id, value) VALUES (7, 1)",
+            "UPDATE audit_counters SET value = value + 1",
+            "DELETE FROM audit_counters",
+        ):
+            await connection.execute(text(statement))
+        await connection.execute(text("RESET search_path"))
+        entries = await log_entries(connection, table=COUNTERS, record_id="7")
+
+    assert [(entry.action, entry.old_data) for entry in entries] == [
+        ("INSERT", None),
+        ("UPDATE", {"value": 1}),
+        ("DELETE", {"id": 7, "value": 2}),
+    ]
+
+
 async def test_audit_objects_run_as_the_owner_role_with_a_fixed_search_path(
     audit_engine: AsyncEngine,
 ) -> None:

@@ -197,13 +197,15 @@ def _capture_fields(table: Table) -> dict[str, str]:
         (column for column in table.columns if column_role(column) is ColumnRole.DELETED_AT),
         None,
     )
+    new_missing = f"n.{quote_identifier(keys[0].name)} IS NULL"
     return {
         "table_label": _literal(table_label(table)),
         "new_record_id": _record_id("n", keys),
         "old_record_id": _record_id("o", keys),
+        "record_id": _either_record_id(keys, new_missing),
         "new_image": _image("n", excluded),
         "old_image": _image("o", excluded),
-        "new_missing": f"n.{quote_identifier(keys[0].name)} IS NULL",
+        "new_missing": new_missing,
         "old_missing": f"o.{quote_identifier(keys[0].name)} IS NULL",
         "pair": " AND ".join(
             f"o.{quote_identifier(key.name)} = n.{quote_identifier(key.name)}" for key in keys
@@ -224,6 +226,14 @@ def _record_id(row: str, keys: list[Column[Any]]) -> str:
         return f"{row}.{quote_identifier(keys[0].name)}::text"
     values = ", ".join(f"{row}.{quote_identifier(key.name)}" for key in keys)
     return f"jsonb_build_array({values})::text"
+
+
+def _either_record_id(keys: list[Column[Any]], new_missing: str) -> str:
+    # The key of whichever row of a pair exists (both have it when paired).
+    if len(keys) == 1:
+        key = quote_identifier(keys[0].name)
+        return f"coalesce(n.{key}, o.{key})::text"
+    return f"CASE WHEN {new_missing} THEN {_record_id('o', keys)} ELSE {_record_id('n', keys)} END"
 
 
 def _image(row: str, excluded: frozenset[str]) -> str:
