@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from fastapi_chassis.context import request_context
+from fastapi_chassis.db import sqlstate
 from fastapi_chassis.db.audit import (
     apply_audit_context,
     audit_paused,
@@ -37,18 +38,6 @@ pytestmark = [pytest.mark.db, pytest.mark.asyncio]
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER = "22023"
 COUNTERS = "public.audit_counters"
-
-
-def sqlstate(error: BaseException) -> str | None:
-    for candidate in (error, getattr(error, "orig", None), error.__cause__):
-        state = getattr(candidate, "sqlstate", None)
-        if isinstance(state, str):
-            return state
-        cause = getattr(candidate, "__cause__", None)
-        state = getattr(cause, "sqlstate", None)
-        if isinstance(state, str):
-            return state
-    return None
 
 
 async def fails_with(connection: AsyncConnection, statement: str, state: str) -> None:
