@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import logging.config
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -401,3 +403,133 @@ def test_timestamps_are_utc_with_microseconds_across_seconds(
         "2023-11-14T22:13:21.000001Z",
         "2023-11-14T22:13:21.000000Z",
     ]
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _configure_alone(stream: io.TextIOWrapper) -> None:
+    """Configure logging with the chassis handler alone on the root logger, as in production.
+
+    pytest's capture handlers listen on the root logger during a test; with them
+    there, every line takes the record path (see the test just above).
+    """
+    configure_logging(stream=stream)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__name__ != "LineHandler":
+            root.removeHandler(handler)
+
+
+def test_lines_from_one_event_loop_turn_are_written_together_at_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
+    async def requests() -> tuple[str, str]:
+        for status in (200, 201, 204):
+            write_event(access, logging.INFO, {"event": "request", "status": status})
+        during_the_turn = path.read_text(encoding="utf-8")
+        await asyncio.sleep(0)
+        return during_the_turn, path.read_text(encoding="utf-8")
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        during_the_turn, after_the_turn = asyncio.run(requests())
+
+    assert during_the_turn == ""
+    assert [line["status"] for line in map(json.loads, after_the_turn.splitlines())] == [
+        200,
+        201,
+        204,
+    ]
+
+
+def test_any_other_line_writes_the_pending_ones_first(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
+    async def request_then_warning() -> None:
+        write_event(access, logging.INFO, {"event": "request", "status": 200})
+        logging.getLogger("app").warning("after the request")
+        structlog.get_logger("app").error("and after that")
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        asyncio.run(request_then_warning())
+
+    assert [line["event"] for line in _json_lines(path)] == [
+        "request",
+        "after the request",
+        "and after that",
+    ]
+
+
+def test_lines_pending_when_the_loop_stops_are_written_by_flush(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+    loop = asyncio.new_event_loop()
+
+    def last_request_then_stop() -> None:
+        write_event(access, logging.INFO, {"event": "request", "status": 200})
+        # The loop stops at the end of this turn, before the write scheduled for it.
+        loop.stop()
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        loop.call_soon(last_request_then_stop)
+        loop.run_forever()
+        loop.close()
+        assert path.read_text(encoding="utf-8") == ""
+        # What logging.shutdown() does for every handler at exit.
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+
+    assert [line["status"] for line in _json_lines(path)] == [200]
+
+
+def test_a_forked_child_does_not_repeat_its_parents_pending_lines(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
+    async def request_then_fork() -> int:
+        write_event(access, logging.INFO, {"event": "request", "by": "parent"})
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child, which coverage does not follow
+            write_event(access, logging.INFO, {"event": "request", "by": "child"})
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            os._exit(0)
+        return child
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        child = asyncio.run(request_then_fork())
+        os.waitpid(child, 0)
+
+    assert sorted(line["by"] for line in _json_lines(path)) == ["child", "parent"]
+
+
+def test_a_failed_write_of_pending_lines_is_reported_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+    stream = path.open("w", encoding="utf-8")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+
+    async def request_to_a_broken_pipe() -> None:
+        write_event(access, logging.INFO, {"event": "request", "status": 200})
+        # The descriptor now leads to a pipe nobody reads: the write fails.
+        os.dup2(write_end, stream.fileno())
+        await asyncio.sleep(0)
+
+    _configure_alone(stream)
+    try:
+        asyncio.run(request_to_a_broken_pipe())
+    finally:
+        os.close(write_end)
+        stream.close()
+
+    assert "BrokenPipeError" in capsys.readouterr().err

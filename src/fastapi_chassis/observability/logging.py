@@ -320,6 +320,7 @@ def configure_logging(
     for existing in list(root.handlers):
         if isinstance(existing, LineHandler):
             root.removeHandler(existing)
+            existing.close()
     root.addHandler(handler)
     root.setLevel(level)
     _route_stdlib_loggers()
