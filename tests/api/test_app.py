@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Annotated
 from uuid import UUID
 
 import pytest
 import pytest_asyncio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fastapi_chassis import ChassisSettings, hookimpl
 from fastapi_chassis.api import SessionDep, get_session
+from fastapi_chassis.api.sessions import TransactionMiddleware
 from fastapi_chassis.db import AsyncRepository, create_engine
 from tests.api.conftest import AppFactory, running
 from tests.db.models import Product
@@ -196,3 +198,26 @@ async def test_the_orms_own_version_check_is_a_409_or_a_412(make_app: AppFactory
     assert conditional.status_code == 412
     for response in (plain, conditional):
         assert response.json()["type"].endswith("/concurrency-conflict")
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("cleanup")
+async def test_the_transaction_middleware_alone_commits_before_the_response(
+    chassis_database_url: str,
+) -> None:
+    # No chassis layer outside it: the middleware watches send itself.
+    engine = create_engine(ChassisSettings(database_url=chassis_database_url))
+    app = FastAPI()
+    app.state.chassis = SimpleNamespace(sessionmaker=async_sessionmaker(engine))
+    app.include_router(ShopPlugin().router)
+    app.add_middleware(TransactionMiddleware)
+    try:
+        async with running(app) as client:
+            first = await client.post("/late/app-alone")
+            second = await client.post("/late/app-alone")
+    finally:
+        await engine.dispose()
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert second.headers["content-type"] == "application/problem+json"
+    assert await _skus(chassis_database_url) == ["app-alone"]

@@ -10,15 +10,17 @@ nothing was sent yet, and calls the ``chassis_request_finished`` implementations
 once the response is complete.
 
 It also adds the headers that inner layers ask for through the scope (see
-:data:`RESPONSE_HEADERS`): a layer that knows its header when the request
-arrives (the correlation id) then needs no ``send`` wrapper of its own, which
-saves two calls per request for each such layer.
+:data:`RESPONSE_HEADERS`), and runs the work they ask to have done just before
+the response starts (see :func:`before_response`): a layer that knows its header
+when the request arrives (the correlation id), or that must act before the first
+byte leaves (the commit of the request's transaction), then needs no ``send``
+wrapper of its own, which saves two calls per request for each such layer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -33,7 +35,14 @@ from fastapi_chassis.api.problems import Problem, send_problem
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RESPONSE_HEADERS", "RequestFinished", "RequestLifecycleMiddleware", "add_headers"]
+__all__ = [
+    "RESPONSE_HEADERS",
+    "BeforeResponse",
+    "RequestFinished",
+    "RequestLifecycleMiddleware",
+    "add_headers",
+    "before_response",
+]
 
 RESPONSE_HEADERS = "fastapi_chassis.response_headers"
 """Scope key of a list of ``(name, value)`` byte pairs added to the response's headers.
@@ -46,7 +55,40 @@ them. Absent when no such layer runs outside (a middleware used on its own
 wraps ``send`` instead).
 """
 
+_BEFORE_RESPONSE = "fastapi_chassis.before_response"
+
 logger = logging.getLogger("fastapi_chassis.requests")
+
+BeforeResponse = Callable[["Scope", "Send"], Awaitable[bool]]
+"""Work done just before a response starts: ``(scope, send) -> answered``.
+
+It may send a whole response of its own through ``send`` (a problem document)
+and return ``True``: the application's response is then dropped. Returning
+``False`` lets the application's response go out.
+"""
+
+
+def before_response(scope: Scope, callback: BeforeResponse) -> bool:
+    """Have ``callback`` run just before the response of an HTTP request starts.
+
+    Only under :class:`RequestLifecycleMiddleware`; elsewhere nothing is
+    registered and the caller must watch ``send`` itself. Callbacks run once, in
+    the order registered, when the application sends ``http.response.start``;
+    the first that answers (returns ``True``) stops the others. An exception
+    from a callback propagates into the application's ``send`` call, as it
+    would from a ``send`` wrapper.
+
+    Args:
+        scope: The request's scope.
+        callback: The work to do.
+
+    Returns:
+        Whether the callback was registered.
+    """
+    if RESPONSE_HEADERS not in scope:
+        return False
+    scope.setdefault(_BEFORE_RESPONSE, []).append(callback)
+    return True
 
 
 def add_headers(scope: Scope, send: Send, headers: Iterable[tuple[bytes, bytes]]) -> Send:
@@ -108,9 +150,20 @@ class RequestLifecycleMiddleware:
         facts, token = begin_request(scope)
         extra_headers: list[tuple[bytes, bytes]] = []
         scope[RESPONSE_HEADERS] = extra_headers
+        answered_instead = False
 
         async def send_observed(message: Message) -> None:
+            nonlocal answered_instead
+            if answered_instead:
+                return  # the application's response, after a callback answered instead
             if message["type"] == "http.response.start":
+                callbacks = scope.pop(_BEFORE_RESPONSE, None)
+                if callbacks is not None:
+                    for callback in callbacks:
+                        # The callback's own response comes back through here.
+                        if await callback(scope, send_observed):
+                            answered_instead = True
+                            return
                 facts.status = message["status"]
                 facts.response_started = True
                 if extra_headers:

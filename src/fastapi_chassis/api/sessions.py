@@ -12,7 +12,9 @@ would leave the client with a 200 for a change that never happened. So:
 * declared as plain ``Depends(get_session)``, the :class:`TransactionMiddleware`
   that ``create_app`` installs commits when the response starts, before a single
   byte of it leaves, and answers with a problem document instead when the
-  commit fails.
+  commit fails. (Under the chassis's outermost layer it does so through
+  :func:`~fastapi_chassis.api.lifecycle.before_response`, registered by the
+  first session a request opens, so requests without one pay nothing.)
 
 Either way the transaction is rolled back when the endpoint raises. Commit
 happens whatever the status code of a response the endpoint returned itself
@@ -28,6 +30,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_chassis.api.errors import problem_for
+from fastapi_chassis.api.lifecycle import RESPONSE_HEADERS, before_response
 from fastapi_chassis.api.problems import send_problem
 from fastapi_chassis.errors import ConfigurationError
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["SessionDep", "TransactionMiddleware", "TransactionPlugin", "get_session"]
 
 _SCOPE_KEY = "fastapi_chassis.transactions"
+# Set by TransactionMiddleware under the lifecycle layer: the first session of the
+# request registers the commit with that layer instead of a send wrapper.
+_COMMIT_BEFORE_RESPONSE = "fastapi_chassis.commit_before_response"
 
 
 class _RequestTransaction:
@@ -80,7 +86,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         )
     async with sessionmaker() as session:
         transaction = _RequestTransaction(session)
-        request.scope.setdefault(_SCOPE_KEY, []).append(transaction)
+        scope = request.scope
+        transactions: list[_RequestTransaction] | None = scope.get(_SCOPE_KEY)
+        if transactions is None:
+            transactions = scope[_SCOPE_KEY] = []
+            if scope.get(_COMMIT_BEFORE_RESPONSE):
+                before_response(scope, _commit_or_answer)
+        transactions.append(transaction)
         try:
             yield session
         except BaseException:
@@ -107,6 +119,11 @@ class TransactionMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if RESPONSE_HEADERS in scope:
+            # The lifecycle layer outside runs the commit, if a session opens.
+            scope[_COMMIT_BEFORE_RESPONSE] = True
             await self.app(scope, receive, send)
             return
         replaced = False
