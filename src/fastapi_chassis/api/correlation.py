@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
-from structlog.contextvars import bind_contextvars, reset_contextvars
+import structlog.contextvars
 
 from fastapi_chassis.api.facts import facts_for
 from fastapi_chassis.api.lifecycle import add_headers
@@ -53,6 +54,31 @@ def _id_generator() -> Callable[[], str]:
 
 
 _new_id = _id_generator()
+
+
+def _structlog_variable(name: str) -> ContextVar[object]:
+    """The context variable that ``structlog.contextvars.bind_contextvars(name=...)`` sets.
+
+    Setting it directly gives the same binding (``get_contextvars()``,
+    ``merge_contextvars`` and ``clear_contextvars`` all see it) without
+    building keyword dictionaries on every request. structlog keeps its variables
+    in a registry, created on first use; where that registry is missing (another
+    structlog version), a variable is bound once through the public API to
+    find it.
+    """
+    registry = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
+    prefix = getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", None)
+    if not isinstance(registry, dict) or not isinstance(prefix, str):  # pragma: no cover
+        tokens = structlog.contextvars.bind_contextvars(**{name: None})
+        structlog.contextvars.reset_contextvars(**tokens)
+        found: ContextVar[object] = tokens[name].var
+        return found
+    key = prefix + name
+    variable: ContextVar[object] | None = registry.get(key)
+    if variable is None:
+        # structlog's own default for an unbound variable is Ellipsis.
+        variable = registry[key] = ContextVar(key, default=Ellipsis)
+    return variable
 
 
 def parse_traceparent(value: str) -> str | None:
@@ -100,6 +126,8 @@ class CorrelationIdMiddleware:
         self._alternative = _ALTERNATIVE_HEADER.lower().encode() if accept_alternative else None
         self._max_length = max_length
         self._pattern = re.compile(pattern)
+        self._structlog_correlation_id = _structlog_variable("correlation_id")
+        self._structlog_trace_id = _structlog_variable("trace_id")
 
     def _accept(self, raw: bytes) -> str | None:
         if not raw or len(raw) > self._max_length:
@@ -142,10 +170,9 @@ class CorrelationIdMiddleware:
         token = bind_context(context)
         # Also in structlog's own context, for applications that configure
         # structlog themselves with its merge_contextvars processor.
-        structlog_tokens = (
-            bind_contextvars(correlation_id=correlation_id)
-            if trace_id is None
-            else bind_contextvars(correlation_id=correlation_id, trace_id=trace_id)
+        correlation_token = self._structlog_correlation_id.set(correlation_id)
+        trace_token: Token[object] | None = (
+            None if trace_id is None else self._structlog_trace_id.set(trace_id)
         )
         facts = facts_for(scope)
         facts.correlation_id = correlation_id
@@ -155,7 +182,9 @@ class CorrelationIdMiddleware:
         try:
             await self.app(scope, receive, add_headers(scope, send, echoed))
         finally:
-            reset_contextvars(**structlog_tokens)
+            if trace_token is not None:
+                self._structlog_trace_id.reset(trace_token)
+            self._structlog_correlation_id.reset(correlation_token)
             unbind_context(token)
 
 
