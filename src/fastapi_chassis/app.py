@@ -29,6 +29,7 @@ from fastapi_chassis.api.lifecycle import RequestFinished, RequestLifecycleMiddl
 from fastapi_chassis.api.versioning_routes import install_versioned_routes
 from fastapi_chassis.db.engine import create_engine, create_sessionmaker
 from fastapi_chassis.errors import ConfigurationError
+from fastapi_chassis.gc_freeze import freeze_startup_objects, thaw
 from fastapi_chassis.plugins.contributions import MiddlewareSpec
 from fastapi_chassis.plugins.manager import ChassisPluginManager, PluginError, flatten
 from fastapi_chassis.settings import ChassisSettings
@@ -218,7 +219,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.sessionmaker = create_sessionmaker(state.engine)
     try:
         await _start_plugins(app, state)
-        yield
+        if state.settings.gc_freeze:
+            freeze_startup_objects()
+        try:
+            yield
+        finally:
+            if state.settings.gc_freeze:
+                thaw()
         await state.plugins.acall("chassis_shutdown", app=app, reverse=True, keep_going=True)
     finally:
         if state.engine is not None:

@@ -201,6 +201,12 @@ class ChassisSettings(BaseSettings):
     #: alternative to a Kubernetes ``preStop`` sleep); 0 passes it on at once.
     shutdown_delay_seconds: float = Field(default=0.0, ge=0)
 
+    #: Once started, move every object start-up built out of the garbage
+    #: collector's scans (``gc.freeze()``, undone at shutdown): full collections
+    #: then pause requests for what requests allocate, not for the whole heap.
+    #: See :mod:`fastapi_chassis.gc_freeze`.
+    gc_freeze: bool = True
+
     #: Entry-point plugins allowed to load (by entry-point name); unset loads all
     #: installed ones, an empty list loads none.
     plugins_allowlist: list[str] | None = None
