@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 import httpx
@@ -113,3 +114,56 @@ async def test_without_the_lifecycle_layer_nothing_is_registered() -> None:
     assert response.text == "app body"
     assert response.headers["x-inner"] == "yes"
     assert inner.registered == [False]
+
+
+def _request_scope() -> dict[str, object]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+
+
+@pytest.mark.asyncio
+async def test_requests_leave_no_reference_cycles_for_the_collector() -> None:
+    # A cycle per request is freed only by the cyclic collector, whose
+    # collections then come every few dozen requests and pause them all.
+    async def passing(scope: Scope, send: Send) -> bool:
+        return False
+
+    async def answering(scope: Scope, send: Send) -> bool:
+        await send_problem(send, Problem(409, kind="constraint-violation"))
+        return True
+
+    apps = [
+        RequestLifecycleMiddleware(Inner(), on_finished=[list[RequestFacts]().append]),
+        RequestLifecycleMiddleware(Inner(passing)),
+        RequestLifecycleMiddleware(Inner(answering)),
+    ]
+    received = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive() -> dict[str, object]:
+        return received
+
+    async def send(message: object) -> None:
+        pass
+
+    gc.collect()
+    gc.disable()
+    try:
+        for app in apps:
+            for _ in range(10):
+                await app(_request_scope(), receive, send)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0

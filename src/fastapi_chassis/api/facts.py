@@ -25,7 +25,7 @@ from starlette.routing import Host, Mount, Route
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from fastapi_chassis.context import RequestContext
 
@@ -100,6 +100,20 @@ class RequestFacts:
             return None
         kind = type(self.exception)
         return f"{kind.__module__}.{kind.__qualname__}"
+
+    def observe(self, message: Message) -> None:
+        """Record what a response message says: the status, or the end of the body.
+
+        For layers that watch ``send``: ``http.response.start`` sets
+        :attr:`status` and :attr:`response_started`, the last
+        ``http.response.body`` sets :attr:`response_ended`.
+        """
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            self.response_started = True
+        elif kind == "http.response.body" and not message.get("more_body"):
+            self.response_ended = time.perf_counter()
 
     def resolve_route(self, scope: Scope) -> str:
         """Set and return :attr:`route` from what routing matched in ``scope``.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from time import perf_counter
 from typing import TYPE_CHECKING
 
 from fastapi_chassis.api.facts import (
@@ -119,6 +118,32 @@ def add_headers(scope: Scope, send: Send, headers: Iterable[tuple[bytes, bytes]]
     return send_with_headers
 
 
+async def _run_callbacks(callbacks: list[BeforeResponse], scope: Scope, send: Send) -> bool:
+    """Run the before-response callbacks until one answers; return whether one did."""
+    for callback in callbacks:
+        if await callback(scope, send):
+            return True
+    return False
+
+
+def _answering(facts: RequestFacts, extra_headers: list[tuple[bytes, bytes]], send: Send) -> Send:
+    """The ``send`` a before-response callback answers through.
+
+    It observes and adds headers as the lifecycle layer's own ``send`` does, but
+    is a closure of its own: handing the callbacks that ``send`` itself would make
+    it refer to itself, a reference cycle per request, which only the cyclic
+    garbage collector frees (and whose collections then pause every request).
+    """
+
+    async def send_answer(message: Message) -> None:
+        if message["type"] == "http.response.start" and extra_headers:
+            message["headers"] = [*message.get("headers", ()), *extra_headers]
+        facts.observe(message)
+        await send(message)
+
+    return send_answer
+
+
 RequestFinished = Callable[[RequestFacts], None]
 """A callback that receives the facts of every finished request."""
 
@@ -158,18 +183,14 @@ class RequestLifecycleMiddleware:
                 return  # the application's response, after a callback answered instead
             if message["type"] == "http.response.start":
                 callbacks = scope.pop(_BEFORE_RESPONSE, None)
-                if callbacks is not None:
-                    for callback in callbacks:
-                        # The callback's own response comes back through here.
-                        if await callback(scope, send_observed):
-                            answered_instead = True
-                            return
-                facts.status = message["status"]
-                facts.response_started = True
+                if callbacks is not None and await _run_callbacks(
+                    callbacks, scope, _answering(facts, extra_headers, send)
+                ):
+                    answered_instead = True
+                    return
                 if extra_headers:
                     message["headers"] = [*message.get("headers", ()), *extra_headers]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                facts.response_ended = perf_counter()
+            facts.observe(message)
             await send(message)
 
         try:

@@ -372,11 +372,7 @@ def _observing(send: Send, facts: RequestFacts) -> Send:
     """Wrap ``send`` to keep the facts' status and end of response up to date."""
 
     async def send_observed(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            facts.status = message["status"]
-            facts.response_started = True
-        elif message["type"] == "http.response.body" and not message.get("more_body"):
-            facts.response_ended = time.perf_counter()
+        facts.observe(message)
         await send(message)
 
     return send_observed
