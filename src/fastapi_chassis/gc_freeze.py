@@ -17,7 +17,9 @@ the objects are also left alone by the workers' collections, so their pages stay
 shared.
 
 Process-wide, as the collector is: with several applications running in one
-process (a test suite), the first start freezes and the last stop thaws.
+process (a test suite), the first start freezes and the last stop thaws. While
+objects are frozen, :func:`gc.get_objects` and :func:`gc.get_referrers` do not
+see them, nor do the leak-hunting tools built on those.
 """
 
 from __future__ import annotations
