@@ -250,10 +250,13 @@ class LineHandler(logging.Handler):
 
     def _write_line(self, line: str) -> None:
         # Called with the lock held.
+        self._write_text(self.fixed_stream or sys.stderr, line + "\n")
+
+    def _write_text(self, stream: TextIO, text: str) -> None:
+        # Called with the lock held. Gathered lines go first, so lines keep their order.
         if self._batch is not None:
             self._write_batch()
-        stream = self.fixed_stream or sys.stderr
-        stream.write(line + "\n")
+        stream.write(text)
         stream.flush()
 
     @override
@@ -342,17 +345,13 @@ class LineHandler(logging.Handler):
         if stream is not known_stream:
             descriptor = _descriptor(stream)
             self._descriptor = (stream, descriptor)
-        batch = self._batch
         if descriptor is None:
-            if batch is not None:
-                self._write_batch()
-            stream.write(line.decode())
-            stream.flush()
+            self._write_text(stream, line.decode())
             return
         loop = asyncio._get_running_loop()  # noqa: SLF001 - the C fast path of get_running_loop
-        if batch is not None and (
-            batch.loop is not loop or batch.stream is not stream or batch.descriptor != descriptor
-        ):
+        batch = self._batch
+        # The descriptor follows from the stream (see above), so the stream decides.
+        if batch is not None and (batch.loop is not loop or batch.stream is not stream):
             self._write_batch()
             batch = None
         if loop is None:
