@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import pytest
@@ -16,7 +15,7 @@ from fastapi_chassis import ChassisSettings, create_app, hookimpl
 from fastapi_chassis.api import SessionDep, get_session
 from fastapi_chassis.api.sessions import TransactionMiddleware
 from fastapi_chassis.db import AsyncRepository, create_engine
-from tests.api.conftest import AppFactory, running
+from tests.api.conftest import AppFactory, garbage_left_by_requests, running
 from tests.db.models import Product
 
 
@@ -241,42 +240,7 @@ async def test_a_request_through_the_whole_stack_leaves_no_reference_cycle() -> 
 
     settings = ChassisSettings.model_validate({"log_configure": False})
     app = create_app(settings, plugins=[Ping()])
-    received = {"type": "http.request", "body": b"", "more_body": False}
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, object]:
-        return received
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
     async with app.router.lifespan_context(app):
-        await app(_scope("/ping"), receive, send)  # type: ignore[arg-type]
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(10):
-                await app(_scope("/ping"), receive, send)  # type: ignore[arg-type]
-            unreachable = gc.collect()
-        finally:
-            gc.enable()
+        unreachable, statuses = await garbage_left_by_requests(app, path="/ping")
     assert statuses == [200] * 11
     assert unreachable == 0
-
-
-def _scope(path: str) -> dict[str, object]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from fastapi_chassis.api.facts import RequestFacts
 from fastapi_chassis.api.lifecycle import RequestLifecycleMiddleware, add_headers, before_response
 from fastapi_chassis.api.problems import Problem, send_problem
+from tests.api.conftest import garbage_left_by_requests
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -116,23 +116,6 @@ async def test_without_the_lifecycle_layer_nothing_is_registered() -> None:
     assert inner.registered == [False]
 
 
-def _request_scope() -> dict[str, object]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-
-
 @pytest.mark.asyncio
 async def test_requests_leave_no_reference_cycles_for_the_collector() -> None:
     # A cycle per request is freed only by the cyclic collector, whose
@@ -145,25 +128,11 @@ async def test_requests_leave_no_reference_cycles_for_the_collector() -> None:
         return True
 
     apps = [
-        RequestLifecycleMiddleware(Inner(), on_finished=[list[RequestFacts]().append]),
-        RequestLifecycleMiddleware(Inner(passing)),
-        RequestLifecycleMiddleware(Inner(answering)),
+        (RequestLifecycleMiddleware(Inner(), on_finished=[list[RequestFacts]().append]), 200),
+        (RequestLifecycleMiddleware(Inner(passing)), 200),
+        (RequestLifecycleMiddleware(Inner(answering)), 409),
     ]
-    received = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, object]:
-        return received
-
-    async def send(message: object) -> None:
-        pass
-
-    gc.collect()
-    gc.disable()
-    try:
-        for app in apps:
-            for _ in range(10):
-                await app(_request_scope(), receive, send)
-        unreachable = gc.collect()
-    finally:
-        gc.enable()
-    assert unreachable == 0
+    for app, status in apps:
+        unreachable, statuses = await garbage_left_by_requests(app)
+        assert unreachable == 0
+        assert statuses == [status] * 11
