@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import TYPE_CHECKING
-
-import structlog.contextvars
 
 from fastapi_chassis.api.facts import facts_for
 from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
 from fastapi_chassis.db.uuid7 import uuid7
+from fastapi_chassis.observability.logging import structlog_context_variable
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
 from fastapi_chassis.plugins.markers import hookimpl
 
@@ -54,31 +53,6 @@ def _id_generator() -> Callable[[], str]:
 
 
 _new_id = _id_generator()
-
-
-def _structlog_variable(name: str) -> ContextVar[object]:
-    """The context variable that ``structlog.contextvars.bind_contextvars(name=...)`` sets.
-
-    Setting it directly gives the same binding (``get_contextvars()``,
-    ``merge_contextvars`` and ``clear_contextvars`` all see it) without
-    building keyword dictionaries on every request. structlog keeps its variables
-    in a registry, created on first use; where that registry is missing (another
-    structlog version), a variable is bound once through the public API to
-    find it.
-    """
-    registry = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
-    prefix = getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", None)
-    if not isinstance(registry, dict) or not isinstance(prefix, str):  # pragma: no cover
-        tokens = structlog.contextvars.bind_contextvars(**{name: None})
-        structlog.contextvars.reset_contextvars(**tokens)
-        found: ContextVar[object] = tokens[name].var
-        return found
-    key = prefix + name
-    variable: ContextVar[object] | None = registry.get(key)
-    if variable is None:
-        # structlog's own default for an unbound variable is Ellipsis.
-        variable = registry[key] = ContextVar(key, default=Ellipsis)
-    return variable
 
 
 def parse_traceparent(value: str) -> str | None:
@@ -126,8 +100,8 @@ class CorrelationIdMiddleware:
         self._alternative = _ALTERNATIVE_HEADER.lower().encode() if accept_alternative else None
         self._max_length = max_length
         self._pattern = re.compile(pattern)
-        self._structlog_correlation_id = _structlog_variable("correlation_id")
-        self._structlog_trace_id = _structlog_variable("trace_id")
+        self._structlog_correlation_id = structlog_context_variable("correlation_id")
+        self._structlog_trace_id = structlog_context_variable("trace_id")
 
     def _accept(self, raw: bytes) -> str | None:
         if not raw or len(raw) > self._max_length:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -48,6 +49,7 @@ __all__ = [
     "LogLevel",
     "add_request_context",
     "configure_logging",
+    "structlog_context_variable",
     "write_event",
 ]
 
@@ -101,16 +103,57 @@ def add_request_context(
     return event_dict
 
 
+def _structlog_registry() -> tuple[dict[str, ContextVar[object]], str] | None:
+    """The registry of structlog's context variables, and their names' prefix.
+
+    structlog keeps the variables that ``bind_contextvars`` sets in one
+    module-level dict, created on first use, each named with a prefix. Reading or
+    setting those directly is what the two helpers below do; ``None`` where the
+    registry is not there (another structlog version).
+    """
+    registry = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
+    prefix = getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", None)
+    if not isinstance(registry, dict) or not isinstance(prefix, str) or not prefix:
+        return None  # pragma: no cover - other structlog versions
+    return registry, prefix
+
+
+def structlog_context_variable(name: str) -> ContextVar[object]:
+    """The context variable that ``structlog.contextvars.bind_contextvars(name=...)`` sets.
+
+    Setting it directly gives the same binding (``get_contextvars()``,
+    ``merge_contextvars`` and ``clear_contextvars`` all see it) without the
+    keyword dictionaries ``bind_contextvars`` and ``reset_contextvars`` build on
+    every call; the correlation middleware sets two on every request.
+
+    Args:
+        name: The field's name (``correlation_id``).
+    """
+    found = _structlog_registry()
+    if found is None:  # pragma: no cover - other structlog versions
+        tokens = structlog.contextvars.bind_contextvars(**{name: None})
+        structlog.contextvars.reset_contextvars(**tokens)
+        bound: ContextVar[object] = tokens[name].var
+        return bound
+    registry, prefix = found
+    key = prefix + name
+    variable = registry.get(key)
+    if variable is None:
+        # structlog's own default for an unbound variable is Ellipsis.
+        variable = registry[key] = ContextVar(key, default=Ellipsis)
+    return variable
+
+
 def _bound_context_merger() -> Processor:
     # structlog.contextvars.merge_contextvars walks every context variable of the
-    # task (asyncio's, anyio's, the server's, ...) to find its own. structlog
-    # keeps its own variables in one registry: reading those alone gives the same
-    # fields for a fraction of the cost. Where the registry is not there (another
-    # structlog version), structlog's processor is used.
-    registry = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
-    prefix_length = len(getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", ""))
-    if not isinstance(registry, dict) or not prefix_length:  # pragma: no cover
+    # task (asyncio's, anyio's, the server's, ...) to find its own. Reading
+    # structlog's registry alone gives the same fields for a fraction of the cost.
+    # Where the registry is not there, structlog's processor is used.
+    found = _structlog_registry()
+    if found is None:  # pragma: no cover - other structlog versions
         return structlog.contextvars.merge_contextvars
+    registry, prefix = found
+    prefix_length = len(prefix)
 
     def merge_bound_context(
         _logger: WrappedLogger, _method: str, event_dict: EventDict
