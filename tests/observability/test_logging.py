@@ -6,6 +6,7 @@ import json
 import logging
 import logging.config
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -486,6 +487,54 @@ def test_lines_pending_when_the_loop_stops_are_written_by_flush(tmp_path: Path) 
             handler.flush()
 
     assert [line["status"] for line in _json_lines(path)] == [200]
+
+
+def test_a_line_after_the_loop_stopped_is_written_at_once_after_the_pending_ones(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+    loop = asyncio.new_event_loop()
+
+    def last_request_then_stop() -> None:
+        write_event(access, logging.INFO, {"event": "request", "status": 200})
+        loop.stop()
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        loop.call_soon(last_request_then_stop)
+        loop.run_forever()
+        # Same thread, but no loop runs: nothing would write a batch.
+        write_event(access, logging.INFO, {"event": "request", "status": 201})
+        written = path.read_text(encoding="utf-8")
+        loop.close()
+
+    assert [line["status"] for line in map(json.loads, written.splitlines())] == [200, 201]
+
+
+def test_a_line_from_another_thread_is_written_at_once_after_the_pending_ones(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
+    def from_a_worker_thread() -> None:
+        write_event(access, logging.INFO, {"event": "request", "status": 202})
+
+    async def request_then_thread() -> str:
+        write_event(access, logging.INFO, {"event": "request", "status": 200})
+        # The loop is running, but not in the worker's thread: its line must not
+        # wait for this loop's turn to end.
+        worker = threading.Thread(target=from_a_worker_thread)
+        worker.start()
+        worker.join()
+        return path.read_text(encoding="utf-8")
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        written = asyncio.run(request_then_thread())
+
+    assert [line["status"] for line in map(json.loads, written.splitlines())] == [200, 202]
 
 
 def test_a_forked_child_does_not_repeat_its_parents_pending_lines(tmp_path: Path) -> None:
