@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import httpx
 import pytest
 import typer
 from fastapi import FastAPI
@@ -26,6 +33,7 @@ from tests.events.events import ALL_EVENTS, OrderCancelled, OrderPlaced
 from tests.events.publishers import FlakyPublisher
 
 _T = TypeVar("_T")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ShopEvents:
@@ -278,3 +286,63 @@ def test_cdc_doctor_reports_what_the_server_lacks_and_prints_configurations(
     assert "topic: 'events.${! @aggregate_type }'" in result.stdout
     assert "CDC cannot read the outbox yet" in result.stdout
     assert invoke(app, "cdc", "doctor", "--strict").exit_code == 1
+
+
+def test_the_relay_command_serves_nothing_over_http_with_once(database: str) -> None:
+    app = build(database, ShopEvents())
+
+    result = invoke(app, "events", "relay", "--once", "--http-port", "9100")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: --http-port serves a running relay; it cannot go with --once\n"
+    )
+
+
+def test_the_relay_command_serves_probes_and_metrics_until_sigterm(database: str) -> None:
+    environment = {**os.environ, "CHASSIS_DATABASE_URL": database, "CHASSIS_LOG_JSON": "false"}
+    command = [
+        sys.executable, "-m", "fastapi_chassis.cli",
+        "--app", "tests.events.relay_app:create_relay_app",
+        "events", "relay", "--http-host", "127.0.0.1", "--http-port", "0",
+    ]  # fmt: skip
+    with subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        command, cwd=ROOT, env=environment, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stderr is not None
+            port = None
+            for line in process.stderr:
+                found = re.search(r"serving /metrics and /health on 127\.0\.0\.1:(\d+)", line)
+                if found:
+                    port = int(found.group(1))
+                    break
+            assert port is not None, "the relay never said where it serves"
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                assert client.get("/health/ready").status_code == 200
+                assert "chassis_outbox_pending_events" in client.get("/metrics").text
+
+            process.send_signal(signal.SIGTERM)
+            _, rest = process.communicate(timeout=30)
+
+            assert process.returncode == 0, rest
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def test_the_relay_command_says_when_its_port_is_taken(database: str) -> None:
+    app = build(database, ShopEvents())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = invoke(
+            app, "events", "relay", "--http-host", "127.0.0.1", "--http-port", str(port)
+        )
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert len(result.stderr.splitlines()) == 1

@@ -47,6 +47,7 @@ from fastapi_chassis.events.pruning import prune_outbox
 from fastapi_chassis.events.recording import configure_event_sessions, record_event, record_events
 from fastapi_chassis.events.registry import EventRegistry
 from fastapi_chassis.events.relay import OutboxRelay
+from fastapi_chassis.events.relay_endpoints import RelayEndpoints
 
 __all__ = [
     "CompatibilityMode",
@@ -58,6 +59,7 @@ __all__ = [
     "EventValidationError",
     "InvalidEventDefinition",
     "OutboxRelay",
+    "RelayEndpoints",
     "UnknownEventType",
     "VersionCheck",
     "configure_event_sessions",

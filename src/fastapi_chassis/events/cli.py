@@ -12,7 +12,7 @@ settings, its plugins' event types and publishers, its database.
 | ``events schema TYPE [--version V]`` | Prints one JSON Schema |
 | ``events snapshot [--dir DIR]`` | Writes the schema snapshots to commit |
 | ``events check [--dir DIR] [--mode M]`` | Fails on a change without its version bump |
-| ``events relay [--once]`` | Runs the outbox relay until SIGTERM (or one pass) |
+| ``events relay [--once] [--http-port N]`` | Runs the outbox relay until SIGTERM (or one pass) |
 | ``events status`` | Pending events, dead letters, lag |
 | ``events prune [--older-than-days N] [--unpublished]`` | Deletes old published rows |
 | ``events dead-letters list/release/skip`` | Inspects and resolves dead letters |
@@ -25,7 +25,7 @@ import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -59,6 +59,7 @@ from fastapi_chassis.events.pruning import prune_outbox
 from fastapi_chassis.events.recording import configure_event_sessions
 from fastapi_chassis.events.registry import EventRegistry
 from fastapi_chassis.events.relay import OutboxRelay
+from fastapi_chassis.events.relay_endpoints import RelayEndpoints
 from fastapi_chassis.events.snapshots import check_snapshots, schema_json, write_snapshots
 
 if TYPE_CHECKING:
@@ -229,10 +230,25 @@ def relay_command(
     once: Annotated[
         bool, typer.Option("--once", help="Publish what is pending now, then exit.")
     ] = False,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port",
+            min=0,
+            max=65535,
+            help="Serve /metrics, /health/live and /health/ready on this port while running.",
+        ),
+    ] = None,
+    http_host: Annotated[
+        str, typer.Option("--http-host", help="The address --http-port listens on.")
+    ] = "0.0.0.0",  # noqa: S104 - scrapes and probes come from outside the container
 ) -> None:
     """Run the outbox relay on its own, until SIGTERM or SIGINT (graceful)."""
     state = _state(ctx)
     settings = state.settings
+    if once and http_port is not None:
+        typer.echo("error: --http-port serves a running relay; it cannot go with --once", err=True)
+        raise typer.Exit(_FAILED)
     publishers = collect_publishers(state)
     if not publishers:
         typer.echo(
@@ -247,10 +263,24 @@ def relay_command(
             sessionmaker, source=settings.events_source or settings.service_name
         )
         relay = OutboxRelay.from_settings(settings, sessionmaker, publishers)
-        async with relay:
+        async with AsyncExitStack() as running:
+            await running.enter_async_context(relay)
             if once:
                 typer.echo(f"published {await relay.run_once()} event(s)")
                 return
+            if http_port is not None:
+                endpoints = RelayEndpoints(relay, host=http_host, port=http_port)
+                try:
+                    await running.enter_async_context(endpoints)
+                except OSError as error:
+                    typer.echo(
+                        f"error: cannot listen on {http_host}:{http_port}: {error.strerror}",
+                        err=True,
+                    )
+                    raise typer.Exit(_FAILED) from None
+                typer.echo(
+                    f"serving /metrics and /health on {http_host}:{endpoints.port}", err=True
+                )
             loop = asyncio.get_running_loop()
             for received in (signal.SIGTERM, signal.SIGINT):
                 with suppress(NotImplementedError):

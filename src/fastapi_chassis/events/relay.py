@@ -205,6 +205,11 @@ class OutboxRelay:
         """Whether the relay is currently woken by ``NOTIFY`` (otherwise it polls)."""
         return self._listener is not None and self._listener.connected
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the relay was asked to stop (and stops after the batch in flight)."""
+        return self._stopping.is_set()
+
     async def __aenter__(self) -> Self:
         await self._start_publishers()
         return self

@@ -74,6 +74,7 @@ __all__ = [
     "MetricsMiddleware",
     "MetricsPlugin",
     "metrics_endpoint",
+    "render_process_metrics",
 ]
 
 METRICS_PATH = "/metrics"
@@ -282,6 +283,27 @@ def _render(collector: Collector, accept: str) -> tuple[bytes, str]:
 
     encoder, content_type = choose_encoder(accept)
     return encoder(collector), content_type
+
+
+def render_process_metrics(accept: str = "") -> tuple[bytes, str]:
+    """Render this process's metrics, or every worker's in multiprocess mode.
+
+    What ``/metrics`` shows where no :class:`MetricsMiddleware` is involved: the
+    global registry (the outbox relay's metrics are there), or, when
+    prometheus-client's multiprocess mode is on, the files of every live worker
+    (dead workers' files are removed first). In multiprocess mode this reads
+    files: call it off the event loop.
+
+    Args:
+        accept: The scraper's ``Accept`` header; OpenMetrics when it asks for it.
+
+    Returns:
+        The exposition and its content type.
+    """
+    from prometheus_client import REGISTRY  # noqa: PLC0415
+
+    directory = multiprocess_directory()
+    return _render(REGISTRY if directory is None else _all_workers(directory), accept)
 
 
 async def metrics_endpoint(request: Request) -> Response:
