@@ -243,6 +243,12 @@ _METHOD_NAMES = {
 }
 
 
+# structlog.get_config() builds a dict of its whole configuration on every call,
+# and the access line asks on every request: structlog's configuration object,
+# which it changes in place and never replaces, is read directly where it exists.
+_structlog_configuration = getattr(structlog._config, "_CONFIG", None)  # noqa: SLF001
+
+
 def _installed() -> _Installation | None:
     # The chassis chain is in place unless structlog was configured since, or
     # structlog.testing.capture_logs replaced the processors for a while.
@@ -250,10 +256,13 @@ def _installed() -> _Installation | None:
     if installed is None:
         return None
     live = installed.processors
+    configured = getattr(_structlog_configuration, "default_processors", None)
+    if configured is None:  # pragma: no cover - structlog versions without the object
+        configured = structlog.get_config()["processors"]
     if (
         len(live) != installed.length
         or live[-1] is not ProcessorFormatter.wrap_for_formatter
-        or structlog.get_config()["processors"] is not live
+        or configured is not live
     ):
         return None
     return installed
