@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextvars import Token
 from typing import TYPE_CHECKING
 
+from fastapi_chassis.api.facts import SCOPE_KEY as FACTS_SCOPE_KEY
 from fastapi_chassis.api.facts import facts_for
 from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
@@ -42,17 +43,18 @@ _NULL_TRACE = "0" * 32
 _NULL_SPAN = "0" * 16
 
 
-def _id_generator() -> Callable[[], str]:
+def _id_maker() -> Callable[[], object]:
     # A correlation id is text: uuid_utils' own UUID object formats itself ten
     # times faster than uuid.UUID, so the id is made from it when available.
     try:
         from uuid_utils import uuid7 as native_uuid7  # noqa: PLC0415
     except ImportError:  # pragma: no cover - exercised where the wheel is missing
-        return lambda: str(uuid7())
-    return lambda: str(native_uuid7())
+        return uuid7
+    return native_uuid7
 
 
-_new_id = _id_generator()
+_make_id = _id_maker()
+"""Makes a UUIDv7 whose ``str()`` is a fresh correlation id."""
 
 
 def parse_traceparent(value: str) -> str | None:
@@ -127,7 +129,7 @@ class CorrelationIdMiddleware:
             elif name == b"traceparent":
                 traceparent = value
         incoming = primary or alternative
-        correlation_id = (self._accept(incoming) if incoming else None) or _new_id()
+        correlation_id = (self._accept(incoming) if incoming else None) or str(_make_id())
         trace_id = None
         traceparent_text = None
         if traceparent is not None:
@@ -148,7 +150,7 @@ class CorrelationIdMiddleware:
         trace_token: Token[object] | None = (
             None if trace_id is None else self._structlog_trace_id.set(trace_id)
         )
-        facts = facts_for(scope)
+        facts = scope.get(FACTS_SCOPE_KEY) or facts_for(scope)
         facts.correlation_id = correlation_id
         facts.trace_id = trace_id
         facts.context = context
