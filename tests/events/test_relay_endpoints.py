@@ -174,3 +174,20 @@ async def test_stopping_closes_the_port(relay: OutboxRelay) -> None:
 async def test_the_health_body_is_json(client: httpx.AsyncClient) -> None:
     body = json.loads((await client.get("/health/live")).content)
     assert body == {"status": "pass", "description": "the relay's process answers"}
+
+
+async def test_connections_beyond_the_limit_are_turned_away_until_one_ends(
+    endpoints: RelayEndpoints, client: httpx.AsyncClient
+) -> None:
+    idle = [await asyncio.open_connection("127.0.0.1", endpoints.port) for _ in range(32)]
+    # Let the server take all of them before the next one arrives.
+    await asyncio.sleep(0.2)
+
+    turned_away = await raw(endpoints, b"GET /health/live HTTP/1.1\r\n\r\n")
+
+    assert turned_away.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    for _, writer in idle:
+        writer.close()
+        await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert (await client.get("/health/live")).status_code == 200

@@ -12,8 +12,9 @@ application to serve ``/metrics`` or answer the kubelet's probes.
 
 The server is deliberately small: HTTP/1.1 over asyncio streams, one request per
 connection, ``GET`` and ``HEAD`` only, a request head of at most 8 KiB sent within
-ten seconds. Anything else gets a 4xx answer and the connection is closed. It is
-meant for Prometheus and the kubelet inside the cluster, not for the public.
+ten seconds, 32 connections at a time (more are answered 503). Anything else
+gets a 4xx answer and the connection is closed. It is meant for Prometheus and
+the kubelet inside the cluster, not for the public.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ __all__ = ["RelayEndpoints"]
 
 _MAX_HEAD = 8 * 1024
 _HEAD_TIMEOUT = 10.0
+_BUSY_TIMEOUT = 1.0
+_MAX_CONNECTIONS = 32
+"""Connections served at once; more are answered 503 at once, so idle ones cannot pile up."""
 _METHODS = frozenset({b"GET", b"HEAD"})
 
 
@@ -119,10 +123,19 @@ class RelayEndpoints:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        busy = len(self._connections) >= _MAX_CONNECTIONS
         if task is not None:
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
         try:
+            if busy:
+                # The request is read first (briefly): closing a socket with unread
+                # input resets it, and the client would never see the answer.
+                with suppress(asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
+                    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _BUSY_TIMEOUT)
+                writer.write(_response(_error(HTTPStatus.SERVICE_UNAVAILABLE), send_body=True))
+                await writer.drain()
+                return
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
             except asyncio.LimitOverrunError:
