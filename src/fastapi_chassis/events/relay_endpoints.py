@@ -41,7 +41,7 @@ _MAX_HEAD = 8 * 1024
 _HEAD_TIMEOUT = 10.0
 _BUSY_TIMEOUT = 1.0
 _MAX_CONNECTIONS = 32
-"""Connections served at once; more are answered 503 at once, so idle ones cannot pile up."""
+"""Connections served at once; more are answered 503, so idle ones cannot pile up."""
 _METHODS = frozenset({b"GET", b"HEAD"})
 
 
