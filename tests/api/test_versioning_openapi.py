@@ -7,7 +7,7 @@ import httpx
 import pytest
 import schemathesis
 from fastapi import APIRouter, FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
@@ -194,6 +194,16 @@ schemathesis_app = create_app(
 schema = schemathesis.openapi.from_asgi("/openapi/v2.json", schemathesis_app)
 
 
+OTHER_VERSIONS = frozenset(VERSIONS) - {"2"}
+
+
+def _version_header(case: Any) -> str | None:
+    for name, value in (case.headers or {}).items():
+        if name.lower() == "x-api-version":
+            return str(value).strip()
+    return None
+
+
 NEGATIVE_EXCLUDED = [
     # A request without the header is not a broken request for version 2 but a
     # request for the default version, which the server rightly accepts.
@@ -222,6 +232,12 @@ def test_schemathesis_finds_nothing_wrong_with_version_2(mode: GenerationMode) -
             suppress_health_check=list(HealthCheck),
         )
         def check(case: Any) -> None:
+            if mode is GenerationMode.NEGATIVE:
+                # A header naming another supported version is not a broken request
+                # for version 2 but a request for that version, which may lack the
+                # operation (405) or answer it otherwise: version 2's document
+                # cannot describe that.
+                assume(_version_header(case) not in OTHER_VERSIONS)
             case.call_and_validate(excluded_checks=excluded)
 
         check()
