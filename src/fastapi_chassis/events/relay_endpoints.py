@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Self
 
 from fastapi_chassis.api.health import HEALTH_MEDIA_TYPE
 from fastapi_chassis.observability.metrics import render_process_metrics
-from fastapi_chassis.observability.metrics_multiprocess import multiprocess_directory
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -172,12 +171,7 @@ class RelayEndpoints:
             return _health(HTTPStatus.OK, "pass", f"relay {self.relay.name} is running"), method
         if path == b"/metrics":
             accept = _header(header_block, b"accept")
-            if multiprocess_directory() is None:
-                # Numbers in this process: read where they are written, on the loop.
-                body, content_type = render_process_metrics(accept)
-            else:
-                # Every worker's files: disk work, off the loop.
-                body, content_type = await asyncio.to_thread(render_process_metrics, accept)
+            body, content_type = await render_process_metrics(accept)
             return _Answer(HTTPStatus.OK, body, content_type), method
         return _error(HTTPStatus.NOT_FOUND), method
 

@@ -292,14 +292,23 @@ def _render(collector: Collector, accept: str) -> tuple[bytes, str]:
     return encoder(collector), content_type
 
 
-def render_process_metrics(accept: str = "") -> tuple[bytes, str]:
+async def _exposition(directory: Path | None, local: Collector, accept: str) -> tuple[bytes, str]:
+    """Render every worker's files (``directory`` set) or ``local``, where each belongs."""
+    if directory is not None:
+        # Every worker's files are read (and dead workers' removed): disk work,
+        # off the event loop.
+        return await anyio.to_thread.run_sync(lambda: _render(_all_workers(directory), accept))
+    # In one process the numbers live on the event loop, which reads them.
+    return _render(local, accept)
+
+
+async def render_process_metrics(accept: str = "") -> tuple[bytes, str]:
     """Render this process's metrics, or every worker's in multiprocess mode.
 
     What ``/metrics`` shows where no :class:`MetricsMiddleware` is involved: the
     global registry (the outbox relay's metrics are there), or, when
     prometheus-client's multiprocess mode is on, the files of every live worker
-    (dead workers' files are removed first). In multiprocess mode this reads
-    files: call it off the event loop.
+    (dead workers' files are removed first, in a worker thread).
 
     Args:
         accept: The scraper's ``Accept`` header; OpenMetrics when it asks for it.
@@ -309,8 +318,7 @@ def render_process_metrics(accept: str = "") -> tuple[bytes, str]:
     """
     from prometheus_client import REGISTRY  # noqa: PLC0415
 
-    directory = multiprocess_directory()
-    return _render(REGISTRY if directory is None else _all_workers(directory), accept)
+    return await _exposition(multiprocess_directory(), REGISTRY, accept)
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -336,17 +344,9 @@ async def metrics_endpoint(request: Request) -> Response:
     directory = (
         middleware.multiprocess_directory if middleware is not None else multiprocess_directory()
     )
-    if directory is not None:
-        # Every worker's files are read (and dead workers' removed): disk work,
-        # off the event loop.
-        body, content_type = await anyio.to_thread.run_sync(
-            lambda: _render(_all_workers(directory), accept)
-        )
-    else:
-        # In one process the numbers live on the event loop, which reads them.
-        body, content_type = _render(
-            middleware.collector() if middleware is not None else REGISTRY, accept
-        )
+    body, content_type = await _exposition(
+        directory, middleware.collector() if middleware is not None else REGISTRY, accept
+    )
     return Response(body, headers={"Content-Type": content_type})
 
 
