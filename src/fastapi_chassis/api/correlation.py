@@ -17,7 +17,6 @@ from collections.abc import Callable
 from contextvars import Token
 from typing import TYPE_CHECKING
 
-from fastapi_chassis.api.facts import SCOPE_KEY as FACTS_SCOPE_KEY
 from fastapi_chassis.api.facts import facts_for
 from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.context import RequestContext, bind_context, current_context, unbind_context
@@ -150,7 +149,7 @@ class CorrelationIdMiddleware:
         trace_token: Token[object] | None = (
             None if trace_id is None else self._structlog_trace_id.set(trace_id)
         )
-        facts = scope.get(FACTS_SCOPE_KEY) or facts_for(scope)
+        facts = facts_for(scope)
         facts.correlation_id = correlation_id
         facts.trace_id = trace_id
         facts.context = context

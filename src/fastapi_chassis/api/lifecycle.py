@@ -20,7 +20,6 @@ wrapper of its own, which saves two calls per request for each such layer.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -182,8 +181,7 @@ class RequestLifecycleMiddleware:
             nonlocal answered_instead
             if answered_instead:
                 return  # the application's response, after a callback answered instead
-            kind = message["type"]
-            if kind == "http.response.start":
+            if message["type"] == "http.response.start":
                 callbacks = scope.pop(_BEFORE_RESPONSE, None)
                 if callbacks is not None and await _run_callbacks(
                     callbacks, scope, _answering(facts, extra_headers, send)
@@ -192,11 +190,7 @@ class RequestLifecycleMiddleware:
                     return
                 if extra_headers:
                     message["headers"] = [*message.get("headers", ()), *extra_headers]
-                facts.status = message["status"]
-                facts.response_started = True
-            elif kind == "http.response.body" and not message.get("more_body"):
-                # What facts.observe() records, written out: this runs twice per request.
-                facts.response_ended = time.perf_counter()
+            facts.observe(message)
             await send(message)
 
         try:

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from fastapi_chassis.api.facts import SCOPE_KEY as FACTS_SCOPE_KEY
 from fastapi_chassis.api.facts import begin_request, end_request
 from fastapi_chassis.api.lifecycle import add_headers
 from fastapi_chassis.api.problems import Problem, send_problem
@@ -38,7 +37,6 @@ from fastapi_chassis.plugins.markers import hookimpl
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from fastapi_chassis.api.facts import RequestFacts
     from fastapi_chassis.settings import APIDeprecation, ChassisSettings
 
 __all__ = [
@@ -263,11 +261,7 @@ class APIVersionMiddleware:
         served = self._default if value is None else self._by_value.get(value)
         if repeated:
             served = None
-        # Under the chassis's outermost layer the facts exist already.
-        facts: RequestFacts | None = scope.get(FACTS_SCOPE_KEY)
-        token = None
-        if facts is None:
-            facts, token = begin_request(scope)
+        facts, token = begin_request(scope)
         try:
             if served is not None and (served.sunset is None or time.time() < served.sunset):
                 scope[VERSION_SCOPE_KEY] = facts.api_version = served.version

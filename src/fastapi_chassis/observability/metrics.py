@@ -33,7 +33,6 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import Response
 
-from fastapi_chassis.api.facts import SCOPE_KEY as FACTS_SCOPE_KEY
 from fastapi_chassis.api.facts import begin_request, end_request, track_route_templates
 from fastapi_chassis.api.lifecycle import RESPONSE_HEADERS
 from fastapi_chassis.observability._request_series import (
@@ -193,18 +192,12 @@ class MetricsMiddleware:
         if not self._routes_tracked:
             self._routes_tracked = True
             track_route_templates(scope.get("app"))
-        metrics_path = self.metrics_path
-        # The cheap test first: this runs for every request.
-        if metrics_path and scope["path"].endswith(metrics_path) and self._is_exposition(scope):
+        if self.metrics_path is not None and self._is_exposition(scope):
             scope[_SCOPE_KEY] = self
             await self.app(scope, receive, send)
             return
 
-        # Under the chassis's outermost layer the facts exist already.
-        facts: RequestFacts | None = scope.get(FACTS_SCOPE_KEY)
-        token = None
-        if facts is None:
-            facts, token = begin_request(scope)
+        facts, token = begin_request(scope)
         method = facts.method if facts.method in _METHODS else OTHER_METHOD
         series = self._series
         # Under the chassis's outermost layer the facts already follow the
