@@ -466,9 +466,8 @@ def test_any_other_line_writes_the_pending_ones_first(tmp_path: Path) -> None:
     ]
 
 
-def test_lines_pending_when_the_loop_stops_are_written_by_flush(tmp_path: Path) -> None:
-    path = tmp_path / "app.log"
-    access = logging.getLogger("fastapi_chassis.access")
+def _stopped_with_a_line_pending(access: logging.Logger) -> asyncio.AbstractEventLoop:
+    """Run a new loop for one turn that writes an access line (status 200) and stops it."""
     loop = asyncio.new_event_loop()
 
     def last_request_then_stop() -> None:
@@ -476,11 +475,18 @@ def test_lines_pending_when_the_loop_stops_are_written_by_flush(tmp_path: Path) 
         # The loop stops at the end of this turn, before the write scheduled for it.
         loop.stop()
 
+    loop.call_soon(last_request_then_stop)
+    loop.run_forever()
+    return loop
+
+
+def test_lines_pending_when_the_loop_stops_are_written_by_flush(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
     with path.open("w", encoding="utf-8") as stream:
         _configure_alone(stream)
-        loop.call_soon(last_request_then_stop)
-        loop.run_forever()
-        loop.close()
+        _stopped_with_a_line_pending(access).close()
         assert path.read_text(encoding="utf-8") == ""
         # What logging.shutdown() does for every handler at exit.
         for handler in logging.getLogger().handlers:
@@ -494,16 +500,10 @@ def test_a_line_after_the_loop_stopped_is_written_at_once_after_the_pending_ones
 ) -> None:
     path = tmp_path / "app.log"
     access = logging.getLogger("fastapi_chassis.access")
-    loop = asyncio.new_event_loop()
-
-    def last_request_then_stop() -> None:
-        write_event(access, logging.INFO, {"event": "request", "status": 200})
-        loop.stop()
 
     with path.open("w", encoding="utf-8") as stream:
         _configure_alone(stream)
-        loop.call_soon(last_request_then_stop)
-        loop.run_forever()
+        loop = _stopped_with_a_line_pending(access)
         # Same thread, but no loop runs: nothing would write a batch.
         write_event(access, logging.INFO, {"event": "request", "status": 201})
         written = path.read_text(encoding="utf-8")
