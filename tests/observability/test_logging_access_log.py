@@ -18,8 +18,9 @@ from uvicorn.config import LOGGING_CONFIG
 
 from fastapi_chassis import hookimpl
 from fastapi_chassis.api import SessionDep
+from fastapi_chassis.api.facts import RequestFacts
 from fastapi_chassis.context import set_actor
-from fastapi_chassis.observability.access_log import ACCESS_LOGGER, ERROR_LOGGER
+from fastapi_chassis.observability.access_log import ACCESS_LOGGER, ERROR_LOGGER, AccessLog
 from fastapi_chassis.plugins.contributions import MiddlewareOrder, MiddlewareSpec
 from tests.api.conftest import AppFactory, make_app, running, settings  # noqa: F401
 from tests.observability.test_logging import restore_logging  # noqa: F401
@@ -389,3 +390,18 @@ async def test_a_mount_added_at_start_up_reports_its_template_without_metrics(
         assert (await client.get("/tenants/acme/items/3")).status_code == 200
         (line,) = by_logger(stderr_lines(capsys), ACCESS_LOGGER)
     assert line["route"] == "/tenants/{tenant}/items/{item_id}"
+
+
+def test_durations_are_logged_in_milliseconds_to_the_microsecond() -> None:
+    facts = RequestFacts(method="GET", path="/orders/7")
+    facts.status = 200
+    facts.duration = 0.00123456
+    facts.db_queries = 2
+    facts.db_time = 0.0000004
+
+    with capture_logs() as captured:
+        AccessLog()(facts)
+
+    (line,) = captured
+    assert line["duration_ms"] == 1.235
+    assert line["db_time_ms"] == 0.0

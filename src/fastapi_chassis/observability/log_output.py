@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import weakref
+from threading import get_ident
 from typing import TYPE_CHECKING, TextIO
 
 import orjson
@@ -186,10 +187,11 @@ class LineFormatter(ProcessorFormatter):
 class _Batch:
     """JSON lines waiting to be written to one descriptor in one write."""
 
-    __slots__ = ("descriptor", "lines", "loop", "size", "stream")
+    __slots__ = ("descriptor", "lines", "loop", "size", "stream", "thread")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stream: TextIO, descriptor: int) -> None:
         self.loop = loop
+        self.thread = get_ident()
         self.stream = stream
         self.descriptor = descriptor
         self.lines: list[bytes] = []
@@ -348,24 +350,40 @@ class LineHandler(logging.Handler):
         if descriptor is None:
             self._write_text(stream, line.decode())
             return
-        loop = asyncio._get_running_loop()  # noqa: SLF001 - the C fast path of get_running_loop
         batch = self._batch
         # The descriptor follows from the stream (see above), so the stream decides.
-        if batch is not None and (batch.loop is not loop or batch.stream is not stream):
-            self._write_batch()
-            batch = None
-        if loop is None:
-            stream.flush()
-            _write_all(descriptor, line)
-            return
-        if batch is None:
-            batch = self._batch = _Batch(loop, stream, descriptor)
-            _handlers_with_batches.add(self)
-            loop.call_soon(self.flush)
+        # A batch's loop running in the batch's thread, which is this one, means
+        # this line is written during the loop's turn that the batch waits for
+        # the end of: checked first, since asking for the running loop costs a
+        # getpid() system call on Python 3.11.
+        if (
+            batch is None
+            or batch.stream is not stream
+            or batch.thread != get_ident()
+            or not batch.loop.is_running()
+        ):
+            batch = self._start_batch(stream, descriptor, line)
+            if batch is None:
+                return
         batch.lines.append(line)
         batch.size += len(line)
         if batch.size >= _BATCH_LIMIT:
             self._write_batch()
+
+    def _start_batch(self, stream: TextIO, descriptor: int, line: bytes) -> _Batch | None:
+        # Called with the lock held. Pending lines go first; without a running
+        # loop in this thread, ``line`` is written at once and there is no batch.
+        loop = asyncio._get_running_loop()  # noqa: SLF001 - the C fast path of get_running_loop
+        if self._batch is not None:
+            self._write_batch()
+        if loop is None:
+            stream.flush()
+            _write_all(descriptor, line)
+            return None
+        batch = self._batch = _Batch(loop, stream, descriptor)
+        _handlers_with_batches.add(self)
+        loop.call_soon(self.flush)
+        return batch
 
     def _write_batch(self) -> None:
         # Called with the lock held, when a batch exists. The batch is dropped
