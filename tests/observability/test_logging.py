@@ -322,6 +322,21 @@ def test_render_json_survives_values_orjson_refuses() -> None:
 
     assert json.loads(render_json(None, "info", {"value": Opaque()})) == {"value": "opaque"}
     assert json.loads(render_json(None, "info", {"big": 2**70})) == {"big": 2**70}
+    assert json.loads(render_json(None, "info", {"counts": {404: 2}})) == {"counts": {"404": 2}}
+
+
+def test_a_line_with_keys_that_are_not_strings_is_written_whole(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    access = logging.getLogger("fastapi_chassis.access")
+
+    with path.open("w", encoding="utf-8") as stream:
+        _configure_alone(stream)
+        write_event(access, logging.INFO, {"event": "request", "statuses": {200: 3, 503: 1}})
+        write_event(access, logging.INFO, {"event": "request", "big": {7: 2**70}})
+
+    lines = _json_lines(path)
+    assert [line["statuses"] for line in lines[:1]] == [{"200": 3, "503": 1}]
+    assert lines[1]["big"] == {"7": 2**70}
 
 
 def test_write_event_writes_the_same_line_with_or_without_other_handlers() -> None:

@@ -136,11 +136,9 @@ class CorrelationIdMiddleware:
             trace_id = parse_traceparent(traceparent_text)
             if trace_id is None:
                 traceparent_text = None
+        # Positional: a dataclass's __init__ takes keywords at twice the cost.
         context = RequestContext(
-            correlation_id=correlation_id,
-            actor=current_context().actor,
-            trace_id=trace_id,
-            traceparent=traceparent_text,
+            correlation_id, current_context().actor, trace_id, traceparent_text
         )
         token = bind_context(context)
         # Also in structlog's own context, for applications that configure

@@ -310,7 +310,7 @@ def begin_request(scope: Scope) -> tuple[RequestFacts, Token[RequestFacts | None
     facts: RequestFacts | None = scope.get(SCOPE_KEY)
     if facts is not None:
         return facts, None
-    facts = RequestFacts(method=scope.get("method", ""), path=scope.get("path", ""))
+    facts = RequestFacts(scope.get("method", ""), scope.get("path", ""))
     scope[SCOPE_KEY] = facts
     return facts, _current.set(facts)
 
