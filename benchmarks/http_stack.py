@@ -6,7 +6,7 @@ teams assemble by hand (asgi-correlation-id, prometheus-fastapi-instrumentator, 
 structlog access log in ``@app.middleware("http")``), (c) ``create_app`` with
 every default built-in plugin.
 
-Two measurements, in one run:
+Three measurements, in one run:
 
 - in process: each application is called directly through ASGI with minimal
   ``receive``/``send`` callables, in interleaved rounds;
@@ -14,7 +14,12 @@ Two measurements, in one run:
   pinned to another, in interleaved rounds whose order rotates: each round
   saturates the server (throughput, and latency that is mostly queueing), then
   loads it through one connection (latency that is service time). Skipped,
-  with a message, when ``wrk`` is not installed.
+  with a message, when ``wrk`` is not installed;
+- instructions: each stack serves requests in process under ``valgrind
+  --tool=callgrind``, which counts the instructions executed per request; the
+  count does not move with the machine's other work, so it shows what a change
+  to a stack did where timed rounds differ by more. Skipped, with a message,
+  when ``valgrind`` is not installed.
 
 Each round gives two throughputs: requests per second of wall-clock time, and
 requests per second of CPU time spent by the code under test (the event loop's
@@ -23,7 +28,8 @@ agree; when other work competes for the CPUs, wall-clock rates drift from round
 to round while CPU rates stay put, so the report shows both and says when they
 disagree. Latency percentiles are wall-clock.
 
-Only ratios are reported and checked, never absolute timings. The targets apply
+Only ratios are reported and checked, never absolute timings (instruction counts
+are shown with their ratios, and checked against nothing). The targets apply
 to the uvicorn measurement (median round, wall clock): (c) keeps at least 0.80 of
 (a)'s requests per second with a p99 latency at most 1.2 times (a)'s, and serves
 at least 2.5 times as many requests per second as (b). The exit status is 1 when
@@ -214,6 +220,83 @@ def in_process(*, requests: int, rounds: int) -> dict[str, Result]:
 
     with _quiet_stderr():
         return asyncio.run(run())
+
+
+# -- instructions, counted by valgrind ------------------------------------------------
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def serve_in_process(name: str, requests: int) -> None:
+    """Start one stack, serve ``requests`` requests through ASGI, and stop it.
+
+    What each process counted by :func:`instructions_per_request` runs.
+    """
+
+    async def run() -> None:
+        app = STACKS[name]()
+        send = _Responses()
+        async with app.router.lifespan_context(app):
+            for _ in range(requests):
+                await app(_scope(), _receive, send)
+        if send.status != 200:
+            raise RuntimeError(f"the endpoint answered {send.status}, not 200")
+
+    with _quiet_stderr():
+        asyncio.run(run())
+
+
+def _instructions(name: str, requests: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve-in-process",
+        name,
+        str(requests),
+    ]
+    completed = subprocess.run(  # noqa: S603 - valgrind from PATH, this very script
+        command,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = _COLLECTED.search(completed.stderr)
+    if completed.returncode != 0 or match is None:
+        raise SystemExit(f"valgrind could not count {name}:\n{completed.stderr[-2000:]}")
+    return int(match[1])
+
+
+def instructions_per_request(*, few: int, many: int) -> dict[str, float]:
+    """Instructions each stack executes per request, in process, counted by valgrind.
+
+    Each stack runs twice in a process of its own under ``valgrind
+    --tool=callgrind``, serving ``few`` and then ``many`` requests; the difference
+    between the two totals, divided by ``many - few``, leaves out the start-up
+    and the first, slower requests. The count does not depend on what else the
+    machine is doing: where rounds of wall-clock time differ by a few percent,
+    it shows what a change to the stack itself did.
+    """
+    return {
+        name: (_instructions(name, many) - _instructions(name, few)) / (many - few)
+        for name in STACKS
+    }
+
+
+def report_instructions(title: str, counts: dict[str, float]) -> None:
+    """Print the instructions per request of each stack, and their ratios."""
+    print(f"\n{title}")
+    for name, count in counts.items():
+        print(f"  {name:<10} {count:>11,.0f} instructions per request")
+    # Fewer instructions per request is more requests per instruction.
+    ratios = _ratios(1 / counts[BASELINE], 1 / counts[ASSEMBLED], 1 / counts[CHASSIS])
+    print("  ratios (requests per instruction):")
+    _line("(c) chassis / (a) bare", ratios.chassis_vs_bare)
+    _line("(b) assembled / (a) bare", ratios.assembled_vs_bare)
+    _line("(c) chassis / (b) assembled", ratios.chassis_vs_assembled)
 
 
 # -- through uvicorn -----------------------------------------------------------------
@@ -495,7 +578,9 @@ def _load() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--mode", choices=["all", "in-process", "uvicorn"], default="all")
+    parser.add_argument(
+        "--mode", choices=["all", "in-process", "uvicorn", "instructions"], default="all"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per stack")
     parser.add_argument(
         "--requests", type=int, default=20_000, help="requests per round, in process"
@@ -517,7 +602,24 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra uvicorn option, repeatable (--uvicorn-arg=--http=h11)",
     )
+    parser.add_argument(
+        "--count-requests",
+        type=int,
+        nargs=2,
+        default=[200, 1_200],
+        metavar=("FEW", "MANY"),
+        help="requests of the two valgrind runs per stack (instructions mode)",
+    )
+    # What each valgrind run executes.
+    parser.add_argument("--serve-in-process", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    if options.serve_in_process:
+        name, requests = options.serve_in_process
+        serve_in_process(name, int(requests))
+        return 0
+    few, many = options.count_requests
+    if not 0 <= few < many:
+        parser.error("--count-requests takes FEW and MANY with 0 <= FEW < MANY")
     server_cpu = None if options.server_cpu < 0 else options.server_cpu
     client_cpu = None if options.client_cpu < 0 else options.client_cpu
     if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
@@ -569,6 +671,17 @@ def main(argv: list[str] | None = None) -> int:
                     "connection(s)",
                     light,
                 )
+    if options.mode in {"all", "instructions"}:
+        if shutil.which("valgrind") is None:
+            print(
+                "\nvalgrind is not installed, so instructions are not counted "
+                "(Debian/Ubuntu: apt-get install valgrind)."
+            )
+        else:
+            report_instructions(
+                f"instructions, counted by valgrind in process: {many:,} minus {few:,} requests",
+                instructions_per_request(few=few, many=many),
+            )
     print(
         f"\nload average after: {_load()}; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
