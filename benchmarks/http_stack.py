@@ -171,6 +171,11 @@ class _Responses:
         if message["type"] == "http.response.start":
             self.status = message["status"]
 
+    def check(self) -> None:
+        """Fail unless the last response was a 200."""
+        if self.status != 200:
+            raise RuntimeError(f"the endpoint answered {self.status}, not 200")
+
 
 async def _timed_round(app: ASGIApp, requests: int) -> Round:
     send = _Responses()
@@ -184,8 +189,7 @@ async def _timed_round(app: ASGIApp, requests: int) -> Round:
         latencies.append(clock() - before)
     cpu = time.thread_time() - cpu_started
     elapsed = (clock() - started) / 1e9
-    if send.status != 200:
-        raise RuntimeError(f"the endpoint answered {send.status}, not 200")
+    send.check()
     latencies.sort()
     return Round(
         wall_rate=requests / elapsed,
@@ -239,8 +243,7 @@ def serve_in_process(name: str, requests: int) -> None:
         async with app.router.lifespan_context(app):
             for _ in range(requests):
                 await app(_scope(), _receive, send)
-        if send.status != 200:
-            raise RuntimeError(f"the endpoint answered {send.status}, not 200")
+        send.check()
 
     with _quiet_stderr():
         asyncio.run(run())
